@@ -47,10 +47,14 @@ export class FakeShell {
   signal(sig: NodeJS.Signals): void {
     if (this.done) return;
     const n = constants.signals[sig] ?? 15;
-    if (sig === 'SIGKILL') return this.finish(137);
-    if (sig === 'SIGSTOP') return this.setPaused(true);
-    if (sig === 'SIGCONT') return this.setPaused(false);
-    if (sig === 'SIGTERM' && this.trap.kind === 'ignore') return;
+    if (sig === 'SIGKILL') this.finish(137);
+    else if (sig === 'SIGSTOP') this.setPaused(true);
+    else if (sig === 'SIGCONT') this.setPaused(false);
+    else if (sig === 'SIGTERM' && this.trap.kind === 'ignore') return;
+    else this.deliver(sig, n);
+  }
+
+  private deliver(sig: NodeJS.Signals, n: number): void {
     if (sig === 'SIGTERM' && this.trap.kind === 'exit') {
       const code = this.trap.code;
       // A trap runs once the current foreground step finishes (and never while frozen).
