@@ -44,8 +44,10 @@ export class MemoryStore implements Store {
     const exists = (m: Mutation) =>
       staged.has(key(m)) ? staged.get(key(m)) !== undefined : this.col(m.collection).has(m.key);
     for (const m of mutations) {
-      if (m.op === 'create' && exists(m)) throw new TandemError('already_exists', `${m.collection} "${m.key}" already exists`);
-      if (m.op === 'update' && !exists(m)) throw new TandemError('not_found', `${m.collection} "${m.key}" not found`);
+      if (m.op === 'create' && exists(m))
+        throw new TandemError('already_exists', `${m.collection} "${m.key}" already exists`);
+      if (m.op === 'update' && !exists(m))
+        throw new TandemError('not_found', `${m.collection} "${m.key}" not found`);
       staged.set(key(m), m.op === 'delete' ? undefined : JSON.stringify(m.value));
     }
     for (const m of mutations) {
