@@ -35,7 +35,8 @@ export function isTandemError(err: unknown, kind?: ErrorKind): err is TandemErro
 
 /** Returns a TandemError that prefixes `context` to the message; keeps the kind (internal for foreign errors). */
 export function wrapError(err: unknown, context: string): TandemError {
-  if (err instanceof TandemError) return new TandemError(err.kind, `${context}: ${err.message}`, { cause: err });
+  if (err instanceof TandemError)
+    return new TandemError(err.kind, `${context}: ${err.message}`, { cause: err });
   const msg = err instanceof Error ? err.message : String(err);
   return new TandemError('internal', `${context}: ${msg}`, { cause: err });
 }

@@ -35,7 +35,9 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => reject(new TandemError('internal', `running ${cmd}: ${e.message}`, { cause: e })));
+    child.on('error', (e) =>
+      reject(new TandemError('internal', `running ${cmd}: ${e.message}`, { cause: e })),
+    );
     child.on('close', (code, signal) =>
       resolve({
         code: code ?? (signal ? 128 : 1),
@@ -50,11 +52,18 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
 }
 
 /** Runs `cmd args` and rejects with internal (naming the command and its stderr) unless it exits 0. */
-export async function runChecked(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+export async function runChecked(
+  cmd: string,
+  args: readonly string[],
+  opts: RunOptions = {},
+): Promise<RunResult> {
   const res = await run(cmd, args, opts);
   if (res.code !== 0) {
     const detail = (res.stderr || res.stdout).trim().split('\n').slice(-3).join('; ');
-    throw new TandemError('internal', `${cmd} ${args[0] ?? ''} exited with status ${res.code}${detail ? `: ${detail}` : ''}`);
+    throw new TandemError(
+      'internal',
+      `${cmd} ${args[0] ?? ''} exited with status ${res.code}${detail ? `: ${detail}` : ''}`,
+    );
   }
   return res;
 }

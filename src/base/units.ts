@@ -27,7 +27,10 @@ export function parseSize(text: string, what = 'size'): number {
   const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
   if (!m || unit === undefined) {
-    throw new TandemError('invalid_argument', `invalid ${what} "${text}": use bytes or a unit such as 64MiB, 1GiB`);
+    throw new TandemError(
+      'invalid_argument',
+      `invalid ${what} "${text}": use bytes or a unit such as 64MiB, 1GiB`,
+    );
   }
   const bytes = Math.round(Number(m[1]) * unit);
   if (!Number.isSafeInteger(bytes) || bytes <= 0) {

@@ -1,0 +1,52 @@
+/**
+ * The one file that picks implementations (DESIGN.md): the state store, a driver per instance
+ * type, the image store and the placer. Everything else in the daemon sees only core
+ * interfaces. `drivers: 'fake'` composes the in-memory fake world (fake drivers for every type
+ * and a fake image store) for tests and demos without crun or QEMU.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../base/log.js';
+import type { InstanceDriver } from '../core/driver.js';
+import type { ImageStore } from '../core/image.js';
+import type { InstanceType } from '../core/instance.js';
+import type { Store } from '../core/store.js';
+import { FakeDriver } from '../drivers/fake/fake-driver.js';
+import { FakeImageStore } from '../drivers/fake/fake-image-store.js';
+import { SqliteStore } from '../stores/sqlite/sqlite-store.js';
+
+export interface ComposeOptions {
+  stateDir: string;
+  drivers: 'real' | 'fake';
+  store: 'sqlite' | 'etcd';
+  etcd?: string;
+  logger: Logger;
+  /** Fake world only: delays per driver call, to make races observable in tests. */
+  fakeDelays?: Record<string, number>;
+}
+
+export interface Composition {
+  store: Store;
+  drivers: Map<InstanceType, InstanceDriver>;
+  images: ImageStore;
+  storeName: string;
+}
+
+/** Builds the implementations for one daemon; every path lives under `stateDir`. */
+export async function compose(opts: ComposeOptions): Promise<Composition> {
+  mkdirSync(opts.stateDir, { recursive: true, mode: 0o711 });
+  const store = openStore(opts);
+  const drivers = new Map<InstanceType, InstanceDriver>();
+  if (opts.drivers === 'fake') {
+    for (const type of ['container', 'vm', 'sandbox'] as const) {
+      drivers.set(type, new FakeDriver({ root: join(opts.stateDir, 'fake'), type, delays: opts.fakeDelays }));
+    }
+    return { store, drivers, images: new FakeImageStore(), storeName: 'sqlite' };
+  }
+  return { store, drivers, images: new FakeImageStore([]), storeName: 'sqlite' };
+}
+
+function openStore(opts: ComposeOptions): Store {
+  if (opts.store === 'etcd') throw new Error('the etcd store is not available yet');
+  return new SqliteStore(join(opts.stateDir, 'state.db'));
+}

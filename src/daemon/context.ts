@@ -1,0 +1,19 @@
+/** What the HTTP routes may use: the services the daemon composed. */
+import type { DaemonInfo, Node } from '../api/system.js';
+import type { EventBus } from '../core/events.js';
+import type { ImageStore } from '../core/image.js';
+import type { InstanceService } from './instance-service.js';
+import type { Operations } from './operations.js';
+
+export interface DaemonContext {
+  svc: InstanceService;
+  ops: Operations;
+  events: EventBus;
+  images: ImageStore;
+  info(): Promise<DaemonInfo>;
+  nodes(): Promise<Node[]>;
+  /** Bytes a slow event subscriber may have queued before it is disconnected. */
+  eventBufferBytes: number;
+  /** Where uploads wait until they are imported. */
+  uploadDir: string;
+}

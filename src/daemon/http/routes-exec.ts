@@ -1,0 +1,134 @@
+/**
+ * Exec: `POST /v1/instances/{name}/exec` runs a command without a terminal and answers with
+ * its exit status and output; the websocket on `GET /v1/instances/{name}/exec` streams stdin,
+ * stdout, stderr and controls (resize, signal, stdin EOF) as frames of api/exec-frames.ts,
+ * with a TTY when asked. The first websocket message is the JSON ExecRequest.
+ */
+
+import Type from 'typebox';
+import { Compile } from 'typebox/compile';
+import type { WebSocket } from 'ws';
+import { Name } from '../../api/common.js';
+import { CHANNEL, type ClientControl, decodeFrame, encodeFrame } from '../../api/exec-frames.js';
+import { ExecRequest, ExecResult } from '../../api/instances.js';
+import { asTandemError, TandemError } from '../../base/errors.js';
+import type { ExecRequest as DriverExec, ExecSession } from '../../core/driver.js';
+import type { DaemonContext } from '../context.js';
+import { errorReply } from './errors.js';
+import type { App } from './server.js';
+
+const NameParam = Type.Object({ name: Name });
+const checkExec = Compile(ExecRequest);
+const MAX_CAPTURE = 16 * 1024 * 1024;
+
+function toDriver(req: ExecRequest): DriverExec {
+  return {
+    args: req.command,
+    env: Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    cwd: req.workdir,
+    user: req.user,
+    tty: req.tty ?? false,
+    stdin: req.stdin ?? false,
+    cols: req.cols,
+    rows: req.rows,
+  };
+}
+
+export function registerExecRoutes(app: App, ctx: DaemonContext): void {
+  app.post(
+    '/v1/instances/:name/exec',
+    { schema: { params: NameParam, body: ExecRequest, response: { 200: ExecResult } } },
+    async (req) => {
+      const session = await ctx.svc.exec(req.params.name, {
+        ...toDriver(req.body),
+        stdin: false,
+        tty: false,
+      });
+      const [stdout, stderr, exitCode] = await Promise.all([
+        capture(session.stdout),
+        capture(session.stderr),
+        session.exit,
+      ]);
+      return { exitCode, stdout, stderr };
+    },
+  );
+
+  app.get('/v1/instances/:name/exec', { websocket: true, schema: { params: NameParam } }, (socket, req) => {
+    const name = (req.params as { name: string }).name;
+    socket.once('message', (data: Buffer) => {
+      void startSession(socket, name, data).catch((err) => fail(socket, err));
+    });
+  });
+
+  async function startSession(socket: WebSocket, name: string, first: Buffer): Promise<void> {
+    let body: unknown;
+    try {
+      body = JSON.parse(first.toString());
+    } catch {
+      throw new TandemError('invalid_argument', 'the first exec message must be a JSON exec request');
+    }
+    if (!checkExec.Check(body)) {
+      const why = [...checkExec.Errors(body)][0];
+      throw new TandemError(
+        'invalid_argument',
+        `invalid exec request: ${why?.instancePath ?? ''} ${why?.message ?? ''}`,
+      );
+    }
+    const session = await ctx.svc.exec(name, toDriver(body));
+    pump(socket, session);
+  }
+}
+
+function pump(socket: WebSocket, s: ExecSession): void {
+  const forward = (channel: 1 | 2) => (chunk: Buffer) => {
+    if (socket.readyState === socket.OPEN) socket.send(encodeFrame(channel, chunk));
+  };
+  s.stdout.on('data', forward(CHANNEL.stdout));
+  s.stderr.on('data', forward(CHANNEL.stderr));
+  socket.on('message', (data: Buffer) => {
+    const f = decodeFrame(data);
+    if (!f) return;
+    if (f.channel === CHANNEL.stdin) s.stdin?.write(f.payload);
+    else if (f.channel === CHANNEL.control) control(s, JSON.parse(f.payload.toString()) as ClientControl);
+  });
+  socket.on('close', () => {
+    s.stdin?.end();
+  });
+  const ended = (r: NodeJS.ReadableStream) =>
+    new Promise<void>((resolve) => {
+      r.once('end', resolve);
+      r.once('close', resolve);
+    });
+  void Promise.all([s.exit, ended(s.stdout), ended(s.stderr)]).then(([code]) => {
+    if (socket.readyState === socket.OPEN) {
+      socket.send(encodeFrame(CHANNEL.control, JSON.stringify({ exit: code })));
+      socket.close(1000);
+    }
+  });
+}
+
+function control(s: ExecSession, msg: ClientControl): void {
+  if ('resize' in msg) s.resize(msg.resize[0], msg.resize[1]);
+  else if ('signal' in msg)
+    s.signal((msg.signal.startsWith('SIG') ? msg.signal : `SIG${msg.signal}`) as NodeJS.Signals);
+  else if ('eof' in msg) s.stdin?.end();
+}
+
+function fail(socket: WebSocket, err: unknown): void {
+  const { body } = errorReply(asTandemError(err));
+  if (socket.readyState === socket.OPEN) {
+    socket.send(encodeFrame(CHANNEL.control, JSON.stringify(body)));
+    socket.close(1000);
+  }
+}
+
+async function capture(r: NodeJS.ReadableStream): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const c of r) {
+    const b = typeof c === 'string' ? Buffer.from(c) : c;
+    size += b.length;
+    if (size <= MAX_CAPTURE) parts.push(b);
+  }
+  return Buffer.concat(parts).toString();
+}

@@ -1,0 +1,139 @@
+/** Instance endpoints: list, create, info, update limits, delete, state changes, logs, stats. */
+import Type from 'typebox';
+import { ForceQuery, IdParams, Name, Operation, WaitQuery } from '../../api/common.js';
+import {
+  CreateInstanceRequest,
+  Instance,
+  LogsQuery,
+  PatchInstanceRequest,
+  ResourceUsage,
+  StateRequest,
+} from '../../api/instances.js';
+import { TandemError } from '../../base/errors.js';
+import type { Operation as CoreOperation } from '../../core/operation.js';
+import type { DaemonContext } from '../context.js';
+import { toWire } from '../instance-view.js';
+import type { App } from './server.js';
+
+const NameParam = Type.Object({ name: Name });
+const accepted = { 202: Operation };
+
+export function registerInstanceRoutes(app: App, ctx: DaemonContext): void {
+  const { svc } = ctx;
+  const wire = async (name: string) => {
+    const inst = await svc.deps.records.get(name);
+    return toWire(inst, await svc.commandOf(inst));
+  };
+  const accept = (
+    reply: { status(n: number): unknown; header(k: string, v: string): unknown },
+    op: CoreOperation,
+  ) => {
+    reply.status(202);
+    reply.header('location', `/v1/operations/${op.id}`);
+    return op;
+  };
+
+  app.get('/v1/instances', { schema: { response: { 200: Type.Array(Instance) } } }, async () => {
+    const all = await svc.deps.records.list();
+    return Promise.all(all.map(async (i) => toWire(i, await svc.commandOf(i))));
+  });
+
+  app.post(
+    '/v1/instances',
+    { schema: { body: CreateInstanceRequest, response: accepted } },
+    async (req, reply) => accept(reply, await svc.create(req.body)),
+  );
+
+  app.get(
+    '/v1/instances/:name',
+    { schema: { params: NameParam, response: { 200: Instance } } },
+    async (req) => wire(req.params.name),
+  );
+
+  app.patch(
+    '/v1/instances/:name',
+    { schema: { params: NameParam, body: PatchInstanceRequest, response: { 200: Instance } } },
+    async (req) => {
+      const inst = await svc.update(req.params.name, req.body.limits);
+      return toWire(inst, await svc.commandOf(inst));
+    },
+  );
+
+  app.delete(
+    '/v1/instances/:name',
+    { schema: { params: NameParam, querystring: ForceQuery, response: accepted } },
+    async (req, reply) => accept(reply, await svc.remove(req.params.name, req.query.force ?? false)),
+  );
+
+  app.put(
+    '/v1/instances/:name/state',
+    { schema: { params: NameParam, body: StateRequest, response: accepted } },
+    async (req, reply) => accept(reply, await svc.changeState(req.params.name, req.body)),
+  );
+
+  app.get(
+    '/v1/instances/:name/stats',
+    { schema: { params: NameParam, response: { 200: ResourceUsage } } },
+    async (req) => {
+      const inst = await svc.deps.records.get(req.params.name);
+      if (inst.status !== 'running' && inst.status !== 'paused') {
+        throw new TandemError(
+          'conflict',
+          `instance "${inst.name}" is ${inst.status}: stats need a running workload`,
+        );
+      }
+      return { name: inst.name, ...(await svc.driverFor(inst.type).stats(inst.id)) };
+    },
+  );
+
+  app.get(
+    '/v1/instances/:name/logs',
+    { schema: { params: NameParam, querystring: LogsQuery } },
+    async (req, reply) => {
+      const inst = await svc.deps.records.get(req.params.name);
+      const abort = new AbortController();
+      const chunks = svc.driverFor(inst.type).logs(inst.id, {
+        follow: req.query.follow ?? false,
+        tail: req.query.tail,
+        signal: abort.signal,
+      });
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-cache' });
+      res.on('close', () => abort.abort());
+      try {
+        for await (const chunk of chunks) {
+          if (res.destroyed) break;
+          if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+        }
+      } catch (err) {
+        req.log.warn({ err }, 'log stream ended early');
+      }
+      res.end();
+    },
+  );
+
+  app.get('/v1/operations', { schema: { response: { 200: Type.Array(Operation) } } }, async () =>
+    ctx.ops.list(),
+  );
+
+  app.get(
+    '/v1/operations/:id',
+    { schema: { params: IdParams, response: { 200: Operation } } },
+    async (req) => {
+      const op = ctx.ops.get(req.params.id);
+      if (!op) throw new TandemError('not_found', `operation "${req.params.id}" not found`);
+      return op;
+    },
+  );
+
+  app.get(
+    '/v1/operations/:id/wait',
+    { schema: { params: IdParams, querystring: WaitQuery, response: { 200: Operation } } },
+    async (req) => {
+      const op = await ctx.ops.wait(req.params.id, (req.query.timeout ?? 60) * 1000);
+      if (!op) throw new TandemError('not_found', `operation "${req.params.id}" not found`);
+      return op;
+    },
+  );
+}
