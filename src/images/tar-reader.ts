@@ -167,7 +167,11 @@ function num(b: Buffer, start: number, len: number): number {
 function checksumOk(block: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : block[i];
-  return num(block, 148, 8) === sum;
+  try {
+    return num(block, 148, 8) === sum;
+  } catch {
+    return false;
+  }
 }
 
 /** Parses pax records ("LEN key=value\n"); values stay bytes. */
