@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Import time and disk use of a ~110 MB, 3-layer Debian image: Tandem's image store vs
+# `podman load` of the same archive (docker-archive as `docker save` writes it, and a gzipped
+# OCI archive). The rootfs comes from debootstrap once and is cached under build/.
+# RUNS=N (default 3) runs per tool and format; prints medians.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS=${RUNS:-3}
+cache=build/bench-images
+rootfs=$cache/rootfs
+mkdir -p "$cache"
+for tool in debootstrap podman tar; do
+  command -v "$tool" >/dev/null || { echo "bench/images: $tool is missing (scripts/install-packages.sh)" >&2; exit 1; }
+done
+mirror=$(grep -hoE '^(deb|URIs:)\s+(\[[^]]*\]\s+)?https?://\S+/debian/?$' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
+  | grep -oE 'https?://\S+' | head -1 || true)
+mirror=${mirror:-http://deb.debian.org/debian}
+if [ ! -x "$rootfs/usr/bin/bash" ]; then
+  rm -rf "$rootfs.tmp"
+  echo "bench/images: debootstrap (once) from $mirror" >&2
+  debootstrap --variant=minbase bookworm "$rootfs.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1
+  rm -rf "$rootfs.tmp"/var/cache/apt/archives/*.deb "$rootfs.tmp"/var/lib/apt/lists/*
+  mv "$rootfs.tmp" "$rootfs"
+fi
+T=(tar --numeric-owner --xattrs --xattrs-include='*' --format=pax -C "$rootfs")
+"${T[@]}" -cf "$cache/l1.tar" ./usr/bin ./usr/sbin ./usr/lib ./usr/lib64 ./bin ./sbin ./lib ./lib64
+"${T[@]}" --exclude=./usr/share/doc --exclude=./usr/share/man --exclude=./usr/share/locale -cf "$cache/l2.tar" ./etc ./usr/share
+"${T[@]}" -cf "$cache/l3.tar" ./var ./root ./tmp ./home ./opt ./srv ./run
+node --import tsx bench/images/make-archive.ts docker "$cache/image-docker.tar" "$cache"/l{1,2,3}.tar >&2
+node --import tsx bench/images/make-archive.ts oci "$cache/image-oci.tar" "$cache"/l{1,2,3}.tar >&2
+
+work=$(mktemp -d /tmp/images-bench.XXXXXX)
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+cat >"$work/containers.conf" <<'CONF'
+[containers]
+netns = "none"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "crun"
+CONF
+export CONTAINERS_CONF=$work/containers.conf
+now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+printf '%-15s %-22s %12s %14s %12s\n' format tool "median ms" "disk MiB" "ms ratio"
+for fmt in docker oci; do
+  archive=$cache/image-$fmt.tar
+  : >"$work/t.ms"; : >"$work/tw.ms"; : >"$work/p.ms"
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$work/t"
+    t0=$(now); inproc=$(node --import tsx bench/images/import.ts "$archive" "$work/t"); t1=$(now)
+    echo "$inproc" >>"$work/t.ms"; echo $(((t1 - t0) / 1000000)) >>"$work/tw.ms"
+    tdisk=$(du -sk "$work/t" | cut -f1)
+    rm -rf "$work/p" "$work/pr"
+    t0=$(now)
+    podman --root "$work/p" --runroot "$work/pr" --storage-driver overlay load -q -i "$archive" >/dev/null
+    t1=$(now)
+    echo $(((t1 - t0) / 1000000)) >>"$work/p.ms"
+    pdisk=$(du -sk "$work/p" | cut -f1)
+  done
+  pm=$(median <"$work/p.ms"); tm=$(median <"$work/t.ms"); tw=$(median <"$work/tw.ms")
+  size=$(($(stat -c %s "$archive") / 1048576))
+  printf '%-15s %-22s %12s %14s %12s\n' "$fmt ($size MiB)" "tandem (in daemon)" "$tm" $((tdisk / 1024)) "$(awk "BEGIN{printf \"%.2f\", $tm/$pm}")"
+  printf '%-15s %-22s %12s %14s %12s\n' "" "tandem (+node start)" "$tw" "" "$(awk "BEGIN{printf \"%.2f\", $tw/$pm}")"
+  printf '%-15s %-22s %12s %14s %12s\n' "" "podman load" "$pm" $((pdisk / 1024)) "1.00"
+done
