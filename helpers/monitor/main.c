@@ -1,0 +1,77 @@
+/*
+ * tandem-monitor: the small C helper of the container driver (src/drivers/container).
+ *
+ *   tandem-monitor run --dir RUNDIR --run-id ID --log FILE [--log-max BYTES]
+ *       [--lower L1:L2:... --upper DIR --work DIR --merged DIR]
+ *       [--oom-v1 MEMCG_DIR | --oom-v2 CGROUP_DIR] [--console-socket PATH] -- CRUN ARGS...
+ *     Parent of one foreground `crun run` (run.c). Prints the container's pid and exits 0 once
+ *     it runs; prints crun's error and exits 1 when it does not start.
+ *
+ *   tandem-monitor tty-exec --socket PATH [--cols N --rows N] [--stdin] -- CRUN ARGS...
+ *     Runs `crun exec` with a terminal and relays it over stdio, resizes from fd 3 (tty-exec.c).
+ *
+ * Usage errors exit 125.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor.h"
+#include "util.h"
+
+static const char *need(int argc, char **argv, int *i) {
+  if (*i + 1 >= argc) die("option %s needs a value", argv[*i]);
+  return argv[++*i];
+}
+
+static int parse_run(int argc, char **argv, struct run_opts *o) {
+  int i = 2;
+  for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--dir")) o->dir = need(argc, argv, &i);
+    else if (!strcmp(a, "--run-id")) o->run_id = need(argc, argv, &i);
+    else if (!strcmp(a, "--log")) o->log_path = need(argc, argv, &i);
+    else if (!strcmp(a, "--log-max")) o->log_max = atoll(need(argc, argv, &i));
+    else if (!strcmp(a, "--lower")) o->lower = need(argc, argv, &i);
+    else if (!strcmp(a, "--upper")) o->upper = need(argc, argv, &i);
+    else if (!strcmp(a, "--work")) o->work = need(argc, argv, &i);
+    else if (!strcmp(a, "--merged")) o->merged = need(argc, argv, &i);
+    else if (!strcmp(a, "--oom-v1")) o->oom_v1 = need(argc, argv, &i);
+    else if (!strcmp(a, "--oom-v2")) o->oom_v2 = need(argc, argv, &i);
+    else if (!strcmp(a, "--console-socket")) o->console = need(argc, argv, &i);
+    else die("unknown option %s", a);
+  }
+  if (i + 1 >= argc) die("missing -- CRUN ARGS");
+  if (!o->dir || !o->run_id || !o->log_path) die("run needs --dir, --run-id and --log");
+  if (o->merged && (!o->lower || !o->upper || !o->work)) die("--merged needs --lower, --upper and --work");
+  o->crun_argv = argv + i + 1;
+  return run_main(o);
+}
+
+static int parse_tty(int argc, char **argv, struct tty_opts *o) {
+  int i = 2;
+  for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--socket")) o->socket = need(argc, argv, &i);
+    else if (!strcmp(a, "--cols")) o->cols = atoi(need(argc, argv, &i));
+    else if (!strcmp(a, "--rows")) o->rows = atoi(need(argc, argv, &i));
+    else if (!strcmp(a, "--stdin")) o->stdin_open = 1;
+    else die("unknown option %s", a);
+  }
+  if (i + 1 >= argc) die("missing -- CRUN ARGS");
+  if (!o->socket) die("tty-exec needs --socket");
+  o->crun_argv = argv + i + 1;
+  return tty_exec_main(o);
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "run")) {
+    struct run_opts o = {0};
+    return parse_run(argc, argv, &o);
+  }
+  if (argc >= 2 && !strcmp(argv[1], "tty-exec")) {
+    struct tty_opts o = {0};
+    return parse_tty(argc, argv, &o);
+  }
+  die("usage: tandem-monitor run|tty-exec [OPTIONS] -- CRUN ARGS...");
+}

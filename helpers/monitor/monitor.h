@@ -1,0 +1,42 @@
+/* The monitor's modes and the pieces they share (see main.c for the command line). */
+#ifndef TANDEM_MONITOR_H
+#define TANDEM_MONITOR_H
+
+#include <stddef.h>
+
+/* A log file with a size cap: when a write would pass `max` bytes, the file becomes `path.1`
+ * (replacing the previous one) and a new file starts, so the log never holds more than
+ * about 2 x max bytes. max = 0 means no cap. */
+struct log {
+  int fd;
+  long long size, max;
+  const char *path;
+};
+
+/* Opens (appends to) the log; returns 0 or -1. */
+int log_open(struct log *l, const char *path, long long max);
+
+/* Appends n bytes, rotating first when the cap would be passed. */
+void log_write(struct log *l, const char *buf, size_t n);
+
+struct run_opts {
+  const char *dir, *run_id, *log_path, *console;
+  long long log_max;
+  const char *lower, *upper, *work, *merged;
+  const char *oom_v1, *oom_v2;
+  char **crun_argv;
+};
+
+/* `run` mode: see run.c. Returns the exit status of the process Tandem spawned. */
+int run_main(struct run_opts *o);
+
+struct tty_opts {
+  const char *socket;
+  int cols, rows, stdin_open;
+  char **crun_argv;
+};
+
+/* `tty-exec` mode: see tty-exec.c. */
+int tty_exec_main(struct tty_opts *o);
+
+#endif
