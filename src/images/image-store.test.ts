@@ -204,4 +204,20 @@ describe('layer sharing and removal', () => {
     assert.equal((await readdir(join(root, 'layers'))).length, 2);
     for (const p of await again.layerPaths('kept')) await stat(p);
   });
+
+  it('lets concurrent imports of one image share its layers, and a removal meanwhile keeps them', async () => {
+    const { images, root, store } = await fresh();
+    await writeOciLayout(join(work, 'conc-1'), image('c1'));
+    await images.import('first', join(work, 'conc-1'));
+    const names = ['p1', 'p2', 'p3'];
+    await Promise.all([...names.map((n) => images.import(n, join(work, 'conc-1'))), images.remove('first')]);
+    assert.deepEqual(
+      (await images.list()).map((i) => i.name),
+      names,
+    );
+    assert.equal((await readdir(join(root, 'layers'))).length, 2);
+    assert.equal((await store.list('layers')).length, 2);
+    for (const n of names) for (const p of await images.layerPaths(n)) await stat(p);
+    assert.deepEqual(await readdir(join(root, 'tmp')), []);
+  });
 });

@@ -109,8 +109,11 @@ export class LocalImageStore implements ImageStore {
     return this.create(name, 'building', opts, async (state, scratch) => {
       const tree = join(scratch, 'rootfs');
       let built: Awaited<ReturnType<typeof buildBusybox>>;
-      if (opts.from === 'busybox') built = await buildBusybox(tree);
-      else if (opts.from === 'debian:bookworm') {
+      if (opts.from === 'busybox') {
+        if (opts.packages?.length)
+          throw new TandemError('invalid_argument', 'packages need --from debian:bookworm');
+        built = await buildBusybox(tree);
+      } else if (opts.from === 'debian:bookworm') {
         const mirror = this.opts.debianMirror ?? (await detectDebianMirror());
         built = await buildDebian(tree, { ...opts, mirror });
       } else
