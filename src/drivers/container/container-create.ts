@@ -1,0 +1,178 @@
+/**
+ * Creating a container's host state: the instance directory (bundle, overlay upper and work
+ * dirs, run and log dirs), /etc/hosts, /etc/hostname and /etc/resolv.conf files, config.json,
+ * and the instance's cgroup with its limits. Everything the spec asks for that this driver
+ * cannot do yet is refused with not_supported before anything is made; every step registers
+ * an undo, so a create that fails midway (an unknown command, a limit the kernel refuses, an
+ * abort) leaves nothing behind. spec.json is written last: it marks a complete create.
+ */
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { TandemError, wrapError } from '../../base/errors.js';
+import { Rollback } from '../../base/rollback.js';
+import type { DriverSpec } from '../../core/driver.js';
+import type { Limits } from '../../core/instance.js';
+import type { Cgroup } from '../common/cgroup.js';
+import type { InstancePaths } from './container-paths.js';
+import { assertInstanceId } from './container-paths.js';
+import { buildOciConfig } from './oci-config.js';
+import { capabilitySet } from './oci-security.js';
+import { findExecutable, type RootfsStack, resolveUser } from './rootfs-lookup.js';
+
+/** The smallest memory limit accepted (Podman's minimum). */
+export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+
+export interface CreateContext {
+  paths: InstancePaths;
+  cgroup: Cgroup;
+  catatonit: string;
+  signal?: AbortSignal;
+}
+
+/** The rootfs as lookups see it: the upper dir, then the image layers top to bottom. */
+export function rootfsStack(paths: InstancePaths, spec: DriverSpec): RootfsStack {
+  return [paths.upper, ...[...spec.image.layers].reverse()];
+}
+
+/** Refuses what this driver cannot do (not_supported) and what is invalid (invalid_argument). */
+export function validateSpec(spec: DriverSpec): void {
+  assertInstanceId(spec.id);
+  const subject = `instance "${spec.name}"`;
+  if (spec.type !== 'container')
+    throw new TandemError(
+      'invalid_argument',
+      `${subject}: the container driver runs containers, not ${spec.type}`,
+    );
+  if (spec.process.args.length === 0)
+    throw new TandemError('invalid_argument', `${subject}: no command to run`);
+  if (spec.ports.length > 0)
+    throw new TandemError('not_supported', `${subject}: port forwarding is not supported yet`);
+  if (spec.security.userns === 'auto')
+    throw new TandemError('not_supported', `${subject}: --userns auto is not supported yet`);
+  if (spec.init === 'system')
+    throw new TandemError('not_supported', `${subject}: --init system is not supported for containers`);
+  for (const v of spec.volumes) {
+    if (!isAbsolute(v.source))
+      throw new TandemError(
+        'not_supported',
+        `${subject}: named volumes are not supported yet ("${v.source}")`,
+      );
+    if (!isAbsolute(v.target))
+      throw new TandemError('invalid_argument', `${subject}: volume target "${v.target}" is not absolute`);
+  }
+  for (const l of spec.image.layers) {
+    if (/[,:]/.test(l))
+      throw new TandemError('invalid_argument', `${subject}: layer path "${l}" contains ',' or ':'`);
+  }
+  capabilitySet(spec.security);
+  validateLimits(spec.name, spec.limits);
+}
+
+/** Rejects limits a container cannot have (invalid_argument; disk: not_supported). */
+export function validateLimits(name: string, limits: Limits): void {
+  const subject = `instance "${name}"`;
+  const { cpus, memoryBytes, pids, diskBytes } = limits;
+  if (diskBytes !== undefined)
+    throw new TandemError('not_supported', `${subject}: a disk limit is not supported for containers`);
+  const cores = availableParallelism();
+  if (cpus !== undefined && !(Number.isFinite(cpus) && cpus >= 0.01 && cpus <= cores)) {
+    throw new TandemError(
+      'invalid_argument',
+      `${subject}: cpus must be between 0.01 and ${cores}, not ${cpus}`,
+    );
+  }
+  if (memoryBytes !== undefined && !(Number.isSafeInteger(memoryBytes) && memoryBytes >= MIN_MEMORY_BYTES)) {
+    throw new TandemError(
+      'invalid_argument',
+      `${subject}: memory must be at least 6MiB, not ${memoryBytes} bytes`,
+    );
+  }
+  if (pids !== undefined && !(Number.isSafeInteger(pids) && pids >= 1)) {
+    throw new TandemError('invalid_argument', `${subject}: pids must be a positive integer, not ${pids}`);
+  }
+}
+
+/** Creates the instance's host state; leaves nothing behind when it fails. */
+export async function createInstance(ctx: CreateContext, spec: DriverSpec): Promise<void> {
+  const p = ctx.paths;
+  const subject = `instance "${spec.name}"`;
+  if (await exists(p.dir)) throw new TandemError('already_exists', `${subject}: id "${spec.id}" exists`);
+  const rb = new Rollback();
+  try {
+    await mkdir(p.dir, { recursive: true });
+    rb.add('instance directory', () => rm(p.dir, { recursive: true, force: true }));
+    for (const d of [p.bundle, p.rootfs, p.upper, p.work, p.run, p.logs]) await mkdir(d, { recursive: true });
+    await checkSources(spec);
+    const stack = rootfsStack(p, spec);
+    const user = await resolveUser(stack, spec.process.user);
+    await checkCommand(stack, spec);
+    await writeEtcFiles(p, spec);
+    const config = buildOciConfig({
+      spec,
+      user,
+      rootfs: p.rootfs,
+      hostsFile: p.hosts,
+      hostnameFile: p.hostname,
+      resolvFile: p.resolv,
+      cgroupsPath: p.crunCgroup,
+      catatonit: ctx.catatonit,
+    });
+    await writeFile(p.config, JSON.stringify(config, null, 1));
+    await ctx.cgroup.create();
+    rb.add('cgroup', () => ctx.cgroup.remove());
+    await ctx.cgroup.setLimits(spec.limits);
+    ctx.signal?.throwIfAborted();
+    await writeJsonAtomic(p.spec, spec);
+    rb.commit();
+  } catch (err) {
+    await rb.undo();
+    throw wrapError(err, `creating ${subject}`);
+  }
+}
+
+async function checkSources(spec: DriverSpec): Promise<void> {
+  for (const layer of spec.image.layers) {
+    const st = await stat(layer).catch(() => undefined);
+    if (!st?.isDirectory())
+      throw new TandemError('invalid_argument', `image layer "${layer}" is not a directory`);
+  }
+  for (const v of spec.volumes) {
+    if (!(await exists(v.source)))
+      throw new TandemError('invalid_argument', `volume source "${v.source}" does not exist`);
+  }
+}
+
+async function checkCommand(stack: RootfsStack, spec: DriverSpec): Promise<void> {
+  const arg0 = spec.process.args[0]!;
+  if (!(await findExecutable(stack, arg0, spec.process.env, spec.process.cwd || '/'))) {
+    throw new TandemError('invalid_argument', `executable "${arg0}" not found in the image`);
+  }
+}
+
+async function writeEtcFiles(p: InstancePaths, spec: DriverSpec): Promise<void> {
+  const hostname = spec.hostname || spec.name;
+  await writeFile(p.hostname, `${hostname}\n`);
+  await writeFile(
+    p.hosts,
+    `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`,
+  );
+  const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const lines = host
+    .split('\n')
+    .filter((l) => spec.network === 'host' || !/^\s*nameserver\s+(127\.|::1\b)/.test(l));
+  await writeFile(p.resolv, lines.join('\n').trim() ? `${lines.join('\n').trim()}\n` : '');
+}
+
+/** Writes JSON through a temporary file and a rename, so readers never see half of it. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 1));
+  await rename(`${path}.tmp`, path);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,440 @@
+/**
+ * The container driver: real OCI containers through Debian's crun (DESIGN.md, issue 3).
+ *
+ * Processes: each running container has its own monitor (helpers/monitor), the parent of ONE
+ * foreground `crun run`; the monitor keeps the logs and writes the exit record, so containers
+ * outlive this object and the daemon. The driver itself holds no state a restart would lose:
+ * `state()` reads the monitor's files (container-state.ts), limits/freezer/stats live in the
+ * instance's cgroup, and a new driver on the same root sees and manages everything.
+ *
+ * Legality is checked here too (core/lifecycle.ts against the backend's status), so an illegal
+ * action rejects with conflict even without the daemon. Signals go straight to the container's
+ * init (catatonit, which forwards them); pause/resume/update write the cgroup; only start
+ * (1 crun), exec (1 crun) and a leftover cleanup spawn processes.
+ */
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TandemError } from '../../base/errors.js';
+import { type Logger, silentLogger } from '../../base/log.js';
+import { run } from '../../base/proc.js';
+import { nowIso, sleep } from '../../base/time.js';
+import type {
+  DriverInfo,
+  DriverSpec,
+  ExecRequest,
+  ExecSession,
+  InstanceDriver,
+  LogOptions,
+  ResourceUsage,
+  RuntimeEvent,
+  RuntimeState,
+  StopOptions,
+} from '../../core/driver.js';
+import type { Limits } from '../../core/instance.js';
+import { type Action, checkAction } from '../../core/lifecycle.js';
+import { type Cgroup, type CgroupLayout, detectCgroupLayout, openCgroup } from '../common/cgroup.js';
+import { readLog } from '../common/log-file.js';
+import {
+  createInstance,
+  rootfsStack,
+  validateLimits,
+  validateSpec,
+  writeJsonAtomic,
+} from './container-create.js';
+import { startExec } from './container-exec.js';
+import { launchMonitor } from './container-monitor.js';
+import { type DriverPaths, driverPaths, type InstancePaths, instancePaths } from './container-paths.js';
+import { probeContainers } from './container-probe.js';
+import {
+  deriveState,
+  exitReason,
+  parseExit,
+  parseMonitor,
+  processStartTime,
+  readRunFiles,
+} from './container-state.js';
+import { netUsage } from './net-usage.js';
+import { resolveUser } from './rootfs-lookup.js';
+import { RunDirWatcher } from './run-dir-watcher.js';
+
+/** Where scripts/build-helpers.sh puts the monitor (same relative path from src/ and dist/). */
+export const DEFAULT_MONITOR_PATH = fileURLToPath(
+  new URL('../../../build/helpers/tandem-monitor', import.meta.url),
+);
+
+export interface ContainerDriverOptions {
+  /** This daemon's driver state dir; crun's root and the cgroup parent derive from it. */
+  root: string;
+  logger?: Logger;
+  crunPath?: string;
+  catatonitPath?: string;
+  monitorPath?: string;
+  /** Size at which a container's log rotates (it keeps one older file). Default 8 MiB. */
+  logMaxBytes?: number;
+}
+
+interface Loaded {
+  id: string;
+  p: InstancePaths;
+  cg: Cgroup;
+  spec: DriverSpec;
+  subject: string;
+}
+
+const ACTIVE = ['running', 'paused'];
+
+export class ContainerDriver implements InstanceDriver {
+  readonly type = 'container' as const;
+  private readonly dp: DriverPaths;
+  private readonly log: Logger;
+  private readonly crun: string;
+  private readonly catatonit: string;
+  private readonly monitor: string;
+  private readonly logMax: number;
+  private readonly listeners = new Set<(e: RuntimeEvent) => void>();
+  /** id → the run whose end was already reported (or seen at start-up). */
+  private readonly reported = new Map<string, string>();
+  private readonly watcher: RunDirWatcher;
+  private readonly ready: Promise<CgroupLayout>;
+
+  constructor(opts: ContainerDriverOptions) {
+    this.dp = driverPaths(opts.root);
+    this.log = opts.logger ?? silentLogger();
+    this.crun = opts.crunPath ?? '/usr/bin/crun';
+    this.catatonit = opts.catatonitPath ?? '/usr/bin/catatonit';
+    this.monitor = opts.monitorPath ?? DEFAULT_MONITOR_PATH;
+    this.logMax = opts.logMaxBytes ?? 8 * 1024 * 1024;
+    this.watcher = new RunDirWatcher((id) => {
+      this.noticeEnd(id).catch((err) => this.log.warn({ err, id }, 'checking a container monitor'));
+    });
+    this.ready = this.init();
+    this.ready.catch(() => {});
+  }
+
+  /** Paths of this driver (crun root, cgroup parent), for tests and diagnostics. */
+  get paths(): DriverPaths {
+    return this.dp;
+  }
+
+  private async init(): Promise<CgroupLayout> {
+    await mkdir(this.dp.instances, { recursive: true });
+    const layout = await detectCgroupLayout();
+    for (const id of await this.ids()) {
+      const p = instancePaths(this.dp, id);
+      const mon = parseMonitor(await readOptional(p.monitor));
+      const exit = parseExit(await readOptional(p.exit));
+      if (exit) this.reported.set(id, exit.runId);
+      if (mon && (await processStartTime(mon.pid)) === mon.startTime) this.watcher.watch(id, p.run);
+      else if (mon) this.reported.set(id, exit?.runId === mon.runId ? exit.runId : mon.runId);
+    }
+    return layout;
+  }
+
+  async probe(): Promise<DriverInfo> {
+    try {
+      const layout = await this.ready;
+      return await probeContainers({
+        crunPath: this.crun,
+        catatonitPath: this.catatonit,
+        monitorPath: this.monitor,
+        layout,
+      });
+    } catch (err) {
+      return {
+        type: 'container',
+        available: false,
+        reason: `container driver: ${(err as Error).message}`,
+        features: [],
+      };
+    }
+  }
+
+  async create(spec: DriverSpec, signal?: AbortSignal): Promise<void> {
+    const layout = await this.ready;
+    validateSpec(spec);
+    const p = instancePaths(this.dp, spec.id);
+    await createInstance(
+      { paths: p, cgroup: openCgroup(layout, p.cgroup), catatonit: this.catatonit, signal },
+      spec,
+    );
+  }
+
+  async start(id: string, signal?: AbortSignal): Promise<void> {
+    const c = await this.load(id);
+    if ((await this.check(c, 'start')).verdict === 'noop') return;
+    await this.noticeEnd(id);
+    if (!(await c.cg.exists())) {
+      await c.cg.create();
+      await c.cg.setLimits(c.spec.limits);
+    }
+    await this.clearCrunLeftover(id);
+    await rm(c.p.pid, { force: true });
+    await rm(c.p.monitor, { force: true });
+    const layout = await this.ready;
+    const memoryDir = c.cg.memoryDir();
+    await launchMonitor({
+      monitorPath: this.monitor,
+      crunPath: this.crun,
+      crunRoot: this.dp.crunRoot,
+      id,
+      subject: c.subject,
+      paths: c.p,
+      runId: randomBytes(6).toString('hex'),
+      layers: c.spec.image.layers,
+      logMaxBytes: this.logMax,
+      oom: layout.version === 2 ? { v2: memoryDir } : { v1: memoryDir },
+      terminal: c.spec.process.terminal,
+      signal,
+    });
+    this.watcher.watch(id, c.p.run);
+    this.emit({ id, kind: 'started', time: nowIso() });
+  }
+
+  async stop(id: string, opts: StopOptions): Promise<void> {
+    const c = await this.load(id);
+    const { verdict, state } = await this.check(c, 'stop');
+    if (verdict === 'noop') return;
+    if (!opts.force) {
+      await this.signalInit(c, state, 'SIGTERM');
+      if (await this.waitEnd(c, opts.timeoutMs)) return this.noticeEnd(id);
+    }
+    await this.signalInit(c, state, 'SIGKILL');
+    if (!(await this.waitEnd(c, 10_000))) {
+      throw new TandemError('internal', `stopping ${c.subject}: the container did not exit after SIGKILL`);
+    }
+    await this.noticeEnd(id);
+  }
+
+  async kill(id: string, signal: NodeJS.Signals): Promise<void> {
+    const c = await this.load(id);
+    const { state } = await this.check(c, 'kill');
+    await this.signalInit(c, state, signal);
+  }
+
+  async pause(id: string): Promise<void> {
+    const c = await this.load(id);
+    if ((await this.check(c, 'pause')).verdict === 'noop') return;
+    await c.cg.freeze();
+    this.emit({ id, kind: 'paused', time: nowIso() });
+  }
+
+  async resume(id: string): Promise<void> {
+    const c = await this.load(id);
+    if ((await this.check(c, 'resume')).verdict === 'noop') return;
+    await c.cg.thaw();
+    this.emit({ id, kind: 'resumed', time: nowIso() });
+  }
+
+  async delete(id: string, opts: { force?: boolean }): Promise<void> {
+    const layout = await this.ready;
+    const p = instancePaths(this.dp, id);
+    if (!(await exists(p.dir))) return;
+    const cg = openCgroup(layout, p.cgroup);
+    const spec = await readSpec(p);
+    const state = await this.stateOf(p, cg);
+    const subject = `instance "${spec?.name ?? id}"`;
+    checkAction(spec?.name ?? id, 'delete', state.status === 'missing' ? 'stopped' : state.status, opts);
+    if (ACTIVE.includes(state.status)) {
+      const c = { id, p, cg, spec: spec!, subject };
+      await this.signalInit(c, state, 'SIGKILL');
+      await this.waitEnd(c, 10_000);
+    }
+    const mon = parseMonitor(await readOptional(p.monitor));
+    if (mon && (await processStartTime(mon.pid)) === mon.startTime) process.kill(mon.pid, 'SIGKILL');
+    await this.clearCrunLeftover(id);
+    await cg.remove();
+    this.watcher.unwatch(id);
+    this.reported.delete(id);
+    await rm(p.dir, { recursive: true, force: true });
+    if (!p.console.startsWith(p.run)) await rm(p.console, { force: true });
+  }
+
+  async update(id: string, limits: Limits): Promise<void> {
+    const c = await this.load(id);
+    validateLimits(c.spec.name, limits);
+    await this.check(c, 'update');
+    if (!(await c.cg.exists())) await c.cg.create();
+    try {
+      await c.cg.setLimits(limits);
+    } catch (err) {
+      await c.cg.setLimits(c.spec.limits).catch(() => {});
+      throw err;
+    }
+    await writeJsonAtomic(c.p.spec, { ...c.spec, limits });
+  }
+
+  async state(id: string): Promise<RuntimeState> {
+    const layout = await this.ready;
+    const p = instancePaths(this.dp, id);
+    if (!(await exists(p.dir))) return { status: 'missing' };
+    return this.stateOf(p, openCgroup(layout, p.cgroup));
+  }
+
+  async list(): Promise<string[]> {
+    await this.ready;
+    return this.ids();
+  }
+
+  async stats(id: string): Promise<ResourceUsage> {
+    const c = await this.load(id);
+    const state = await this.stateOf(c.p, c.cg);
+    if (!ACTIVE.includes(state.status))
+      throw new TandemError('conflict', `${c.subject} is ${state.status}: no stats`);
+    const usage = await c.cg.usage();
+    return { time: nowIso(), ...usage, ...(await netUsage(state.pid!)) };
+  }
+
+  async exec(id: string, req: ExecRequest): Promise<ExecSession> {
+    const c = await this.load(id);
+    await this.check(c, 'exec');
+    if (req.args.length === 0) throw new TandemError('invalid_argument', `exec in ${c.subject}: no command`);
+    const user = await resolveUser(rootfsStack(c.p, c.spec), req.user ?? c.spec.process.user);
+    return startExec({
+      crunPath: this.crun,
+      crunRoot: this.dp.crunRoot,
+      monitorPath: this.monitor,
+      paths: c.p,
+      spec: c.spec,
+      req,
+      user,
+    });
+  }
+
+  async *logs(id: string, opts: LogOptions): AsyncIterable<Buffer> {
+    const c = await this.load(id);
+    const until = async () => !ACTIVE.includes((await this.stateOf(c.p, c.cg)).status);
+    yield* readLog(c.p.log, { follow: opts.follow, tail: opts.tail, signal: opts.signal, until });
+  }
+
+  onEvent(listener: (event: RuntimeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.watcher.close();
+    this.listeners.clear();
+  }
+
+  // ---- internals ----
+
+  private async ids(): Promise<string[]> {
+    const entries = await readdir(this.dp.instances, { withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  }
+
+  /** The instance with its spec; not_found when it does not exist (or is an incomplete create). */
+  private async load(id: string): Promise<Loaded> {
+    const layout = await this.ready;
+    const p = instancePaths(this.dp, id);
+    const spec = await readSpec(p);
+    if (!spec) throw new TandemError('not_found', `instance "${id}" not found`);
+    return { id, p, cg: openCgroup(layout, p.cgroup), spec, subject: `instance "${spec.name}"` };
+  }
+
+  private async stateOf(p: InstancePaths, cg: Cgroup): Promise<RuntimeState> {
+    return deriveState(await readRunFiles(p, async () => (await cg.freezeState()) !== 'thawed'));
+  }
+
+  /** Checks `action` against the backend's status: 'run' or 'noop', else conflict. */
+  private async check(c: Loaded, action: Action): Promise<{ verdict: 'run' | 'noop'; state: RuntimeState }> {
+    const state = await this.stateOf(c.p, c.cg);
+    const status = state.status === 'missing' ? 'stopped' : state.status;
+    return { verdict: checkAction(c.spec.name, action, status), state };
+  }
+
+  /** Signals the container's init; a frozen container is thawed so that the signal acts. */
+  private async signalInit(c: Loaded, state: RuntimeState, sig: NodeJS.Signals): Promise<void> {
+    if (!state.pid) throw new TandemError('conflict', `${c.subject} has no running process`);
+    try {
+      process.kill(state.pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+    if (state.status === 'paused' && (sig === 'SIGKILL' || sig === 'SIGTERM')) await c.cg.thaw();
+  }
+
+  /** Waits until the container is no longer running or paused; false on timeout. */
+  private async waitEnd(c: Pick<Loaded, 'p' | 'cg'>, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if (!ACTIVE.includes((await this.stateOf(c.p, c.cg)).status)) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(15, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  /** Reports a run's end (exited, oom-killed, or failed when the monitor died) once. */
+  private async noticeEnd(id: string): Promise<void> {
+    const p = instancePaths(this.dp, id);
+    const [monText, exitText] = await Promise.all([readOptional(p.monitor), readOptional(p.exit)]);
+    const mon = parseMonitor(monText);
+    const exit = parseExit(exitText);
+    if (exit && (!mon || exit.runId === mon.runId)) {
+      if (this.reported.get(id) === exit.runId) return;
+      this.reported.set(id, exit.runId);
+      this.watcher.unwatch(id);
+      const base = { id, exitCode: exit.exitCode, time: exit.finishedAt };
+      if (exit.oomKilled) this.emit({ ...base, kind: 'oom-killed', reason: 'oom-killed' });
+      this.emit({ ...base, kind: 'exited', reason: exitReason(exit) });
+      return;
+    }
+    if (!mon || (await processStartTime(mon.pid)) === mon.startTime) return;
+    if (parseExit(await readOptional(p.exit))?.runId === mon.runId) return this.noticeEnd(id);
+    const pid = Number.parseInt((await readOptional(p.pid)) ?? '', 10);
+    if (pid > 0 && (await processStartTime(pid)) !== undefined) return; // monitor lost, container lives
+    if (this.reported.get(id) === mon.runId) return;
+    this.reported.set(id, mon.runId);
+    this.watcher.unwatch(id);
+    this.emit({
+      id,
+      kind: 'failed',
+      reason: 'failed: the monitor died before recording the exit',
+      time: nowIso(),
+    });
+  }
+
+  /** Removes crun's state of a container whose crun did not clean up (it was killed). */
+  private async clearCrunLeftover(id: string): Promise<void> {
+    if (!(await exists(join(this.dp.crunRoot, id)))) return;
+    await run(this.crun, ['--root', this.dp.crunRoot, 'delete', '--force', id]);
+  }
+
+  private emit(event: RuntimeEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.log.warn({ err }, 'container event listener threw');
+      }
+    }
+  }
+}
+
+/**
+ * Removes the cgroup parent of the driver rooted at `root` from every hierarchy, once no
+ * instance is left in it (tests and teardown; a running daemon keeps it). Never throws.
+ */
+export async function removeDriverCgroups(root: string): Promise<void> {
+  const layout = await detectCgroupLayout();
+  const parent = driverPaths(root).cgroupParent;
+  for (const h of layout.all) await rmdir(join(h, parent)).catch(() => {});
+}
+
+async function readSpec(p: InstancePaths): Promise<DriverSpec | undefined> {
+  const text = await readOptional(p.spec);
+  return text ? (JSON.parse(text) as DriverSpec) : undefined;
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch(() => undefined);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,160 @@
+/**
+ * The truth about one container, from the files its monitor keeps (run/monitor, run/pid,
+ * run/exit) and the freezer. `readRunFiles` gathers them; `deriveState` decides, in order:
+ *   - an exit record of the current monitor's run: stopped, with its code (and OOM);
+ *   - a live monitor: running or paused once crun wrote the pid (also while the monitor records
+ *     an exit), before that the previous state (the start is not done);
+ *   - a dead monitor without a record but a live container (the monitor was killed): running;
+ *   - a dead monitor without a record: stopped, failed;
+ *   - an older exit record: stopped; nothing at all: created.
+ * Processes are identified by pid and start time, so a recycled pid is never mistaken.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:os';
+import type { RuntimeState } from '../../core/driver.js';
+import type { InstancePaths } from './container-paths.js';
+
+/** What the monitor writes when the container ends (see helpers/monitor/run.c). */
+export interface ExitRecord {
+  runId: string;
+  pid: number;
+  exitCode: number;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface MonitorRecord {
+  pid: number;
+  startTime: number;
+  runId: string;
+}
+
+export interface RunFiles {
+  complete: boolean;
+  monitor?: MonitorRecord;
+  monitorAlive: boolean;
+  /** The container's init (catatonit) as crun wrote it, and whether it lives. */
+  pid?: number;
+  pidAlive: boolean;
+  startedAt?: string;
+  exit?: ExitRecord;
+  frozen: boolean;
+}
+
+/** Decides the runtime state from the monitor's files (see the module comment). */
+export function deriveState(f: RunFiles): RuntimeState {
+  if (!f.complete) return { status: 'stopped', reason: 'failed: incomplete create' };
+  const mon = f.monitor;
+  if (f.exit && (!mon || f.exit.runId === mon.runId)) return exitState(f.exit);
+  if (mon && f.monitorAlive && f.pid) {
+    // a dead init with a live monitor is an exit being recorded: still running until then
+    return { status: f.frozen ? 'paused' : 'running', pid: f.pid, startedAt: f.startedAt };
+  }
+  if (mon && !f.monitorAlive && f.pid && f.pidAlive) {
+    return {
+      status: f.frozen ? 'paused' : 'running',
+      pid: f.pid,
+      startedAt: f.startedAt,
+      reason: 'monitor lost',
+    };
+  }
+  if (mon && !f.monitorAlive && f.pid) {
+    return {
+      status: 'stopped',
+      reason: 'failed: the monitor died before recording the exit',
+      startedAt: f.startedAt,
+    };
+  }
+  if (f.exit) return exitState(f.exit);
+  return { status: 'created' };
+}
+
+function exitState(e: ExitRecord): RuntimeState {
+  return {
+    status: 'stopped',
+    exitCode: e.exitCode,
+    reason: exitReason(e),
+    startedAt: e.startedAt,
+    finishedAt: e.finishedAt,
+  };
+}
+
+/** 'oom-killed', 'killed by SIGNAME' (status 128+N) or 'exited'. */
+export function exitReason(e: Pick<ExitRecord, 'exitCode' | 'oomKilled'>): string {
+  if (e.oomKilled) return 'oom-killed';
+  if (e.exitCode > 128 && e.exitCode < 128 + 65) {
+    const name = Object.entries(constants.signals).find(([, n]) => n === e.exitCode - 128)?.[0];
+    if (name) return `killed by ${name}`;
+  }
+  return 'exited';
+}
+
+/** Reads the monitor's files of one instance; `frozen` is asked only for a live container. */
+export async function readRunFiles(p: InstancePaths, frozen: () => Promise<boolean>): Promise<RunFiles> {
+  const [complete, monText, pidText, exitText] = await Promise.all([
+    readFile(p.spec, 'utf8').then(
+      () => true,
+      () => false,
+    ),
+    readOptional(p.monitor),
+    readOptional(p.pid),
+    readOptional(p.exit),
+  ]);
+  const monitor = parseMonitor(monText);
+  const pid = pidText ? Number.parseInt(pidText, 10) || undefined : undefined;
+  const monitorAlive = monitor ? (await processStartTime(monitor.pid)) === monitor.startTime : false;
+  const pidAlive = pid ? (await processStartTime(pid)) !== undefined : false;
+  const exit = parseExit(exitText);
+  const live = pidAlive && !(exit && monitor && exit.runId === monitor.runId);
+  const startedAt = pid ? await mtimeIso(p.pid) : undefined;
+  return {
+    complete,
+    monitor,
+    monitorAlive,
+    pid,
+    pidAlive,
+    startedAt,
+    exit,
+    frozen: live ? await frozen() : false,
+  };
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch(() => undefined);
+}
+
+async function mtimeIso(path: string): Promise<string | undefined> {
+  return stat(path).then(
+    (s) => s.mtime.toISOString(),
+    () => undefined,
+  );
+}
+
+/** Parses "pid starttime runId". */
+export function parseMonitor(text: string | undefined): MonitorRecord | undefined {
+  const [pid, start, runId] = (text ?? '').trim().split(/\s+/);
+  if (!pid || !start || !runId) return undefined;
+  return { pid: Number(pid), startTime: Number(start), runId };
+}
+
+/** Parses the exit record; undefined when missing or malformed. */
+export function parseExit(text: string | undefined): ExitRecord | undefined {
+  if (!text) return undefined;
+  try {
+    const e = JSON.parse(text) as ExitRecord;
+    return typeof e.runId === 'string' && typeof e.exitCode === 'number' ? e : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start time (clock ticks since boot) of a live, non-zombie process; undefined otherwise. */
+export async function processStartTime(pid: number): Promise<number | undefined> {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const text = await readOptional(`/proc/${pid}/stat`);
+  if (!text) return undefined;
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return Number(fields[19]);
+}

@@ -1,0 +1,152 @@
+/**
+ * Security defaults of a container (DESIGN.md, "Capabilities"): Podman's default capability
+ * set adjusted by --cap-add/--cap-drop, masked and read-only /proc and /sys paths as in the
+ * OCI/Podman defaults, and the device cgroup rules Podman writes. `--privileged` gets every
+ * capability, no masks, no seccomp profile and may gain privileges.
+ */
+import { TandemError } from '../../base/errors.js';
+import type { SecuritySettings } from '../../core/instance.js';
+
+/** Podman's default capabilities (containers.conf `default_capabilities`). */
+export const DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SETFCAP',
+  'CAP_SETGID',
+  'CAP_SETPCAP',
+  'CAP_SETUID',
+  'CAP_SYS_CHROOT',
+] as const;
+
+/** Every capability Linux 6.x knows, in bit order (CAP_CHOWN = bit 0). */
+export const ALL_CAPABILITIES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_DAC_READ_SEARCH',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETPCAP',
+  'CAP_LINUX_IMMUTABLE',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_NET_BROADCAST',
+  'CAP_NET_ADMIN',
+  'CAP_NET_RAW',
+  'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE',
+  'CAP_SYS_RAWIO',
+  'CAP_SYS_CHROOT',
+  'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT',
+  'CAP_SYS_NICE',
+  'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG',
+  'CAP_MKNOD',
+  'CAP_LEASE',
+  'CAP_AUDIT_WRITE',
+  'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE',
+  'CAP_MAC_ADMIN',
+  'CAP_SYSLOG',
+  'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ',
+  'CAP_PERFMON',
+  'CAP_BPF',
+  'CAP_CHECKPOINT_RESTORE',
+] as const;
+
+/** Paths hidden from the container (OCI/Podman defaults). */
+export const MASKED_PATHS = [
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/fs/selinux',
+  '/sys/dev/block',
+];
+
+/** Paths the container sees read-only (OCI/Podman defaults). */
+export const READONLY_PATHS = [
+  '/proc/asound',
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+];
+
+/** Normalizes `net_raw`, `NET_RAW` or `CAP_NET_RAW` to `CAP_NET_RAW` ('ALL' stays); rejects unknown names. */
+export function normalizeCapability(name: string): string {
+  const upper = name.trim().toUpperCase();
+  if (upper === 'ALL') return 'ALL';
+  const cap = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
+  if (!(ALL_CAPABILITIES as readonly string[]).includes(cap)) {
+    throw new TandemError('invalid_argument', `unknown capability "${name}"`);
+  }
+  return cap;
+}
+
+/** The capability set of a container: defaults, then drops, then adds (Podman's order). */
+export function capabilitySet(security: SecuritySettings): string[] {
+  if (security.privileged) return [...ALL_CAPABILITIES];
+  const drop = security.capDrop.map(normalizeCapability);
+  const add = security.capAdd.map(normalizeCapability);
+  let caps: string[] = drop.includes('ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drop.includes(c));
+  caps = add.includes('ALL') ? [...ALL_CAPABILITIES] : [...new Set([...caps, ...add])];
+  return ALL_CAPABILITIES.filter((c) => caps.includes(c));
+}
+
+/** The OCI `process.capabilities` for a process running as `uid` (non-root keeps only the bounding set). */
+export function processCapabilities(caps: string[], uid: number): Record<string, string[]> {
+  const live = uid === 0 ? caps : [];
+  return { bounding: caps, effective: live, permitted: live, inheritable: [], ambient: [] };
+}
+
+/** The capability mask as /proc/<pid>/status prints it (CapEff), for tests and docs. */
+export function capabilityMask(caps: readonly string[]): string {
+  let mask = 0n;
+  for (const c of caps) mask |= 1n << BigInt((ALL_CAPABILITIES as readonly string[]).indexOf(c));
+  return mask.toString(16).padStart(16, '0');
+}
+
+/** Device cgroup rules: deny everything, then allow the standard character devices (Podman's list). */
+export function deviceRules(): Record<string, unknown>[] {
+  const allow = (major: number, minor: number | undefined) => ({
+    allow: true,
+    type: 'c',
+    major,
+    minor,
+    access: 'rwm',
+  });
+  return [
+    { allow: false, access: 'rwm' },
+    { allow: true, type: 'c', access: 'm' },
+    { allow: true, type: 'b', access: 'm' },
+    allow(1, 3), // null
+    allow(1, 5), // zero
+    allow(1, 7), // full
+    allow(1, 8), // random
+    allow(1, 9), // urandom
+    allow(5, 0), // tty
+    allow(5, 1), // console
+    allow(5, 2), // ptmx
+    allow(136, undefined), // pts
+  ];
+}
