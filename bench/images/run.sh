@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Import time and disk use of a ~110 MB, 3-layer Debian image: Tandem's image store vs
+# Import time and disk use of a ~100 MB, 3-layer Debian image: Tandem's image store vs
 # `podman load` of the same archive (docker-archive as `docker save` writes it, and a gzipped
 # OCI archive). The rootfs comes from debootstrap once and is cached under build/.
-# RUNS=N (default 3) runs per tool and format; prints medians.
+# RUNS=N (default 3) runs per tool and format; prints median wall time, its range, median CPU
+# time (user+sys, children included: most of it is the kernel creating files) and disk use.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3}
@@ -24,7 +25,7 @@ if [ ! -x "$rootfs/usr/bin/bash" ]; then
 fi
 T=(tar --numeric-owner --xattrs --xattrs-include='*' --format=pax -C "$rootfs")
 "${T[@]}" -cf "$cache/l1.tar" ./usr/bin ./usr/sbin ./usr/lib ./usr/lib64 ./bin ./sbin ./lib ./lib64
-"${T[@]}" --exclude=./usr/share/doc --exclude=./usr/share/man --exclude=./usr/share/locale -cf "$cache/l2.tar" ./etc ./usr/share
+"${T[@]}" -cf "$cache/l2.tar" ./etc ./usr/share
 "${T[@]}" -cf "$cache/l3.tar" ./var ./root ./tmp ./home ./opt ./srv ./run
 node --import tsx bench/images/make-archive.ts docker "$cache/image-docker.tar" "$cache"/l{1,2,3}.tar >&2
 node --import tsx bench/images/make-archive.ts oci "$cache/image-oci.tar" "$cache"/l{1,2,3}.tar >&2
@@ -43,26 +44,36 @@ CONF
 export CONTAINERS_CONF=$work/containers.conf
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+range() { sort -n | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
+# measure NAME CMD...: appends wall ms to $work/NAME.ms and user+sys CPU ms (children included) to $work/NAME.cpu
+measure() {
+  local name=$1; shift
+  local t0 t1 cpu
+  t0=$(now)
+  cpu=$( { TIMEFORMAT='%U %S'; time "$@" >"$work/$name.out"; } 2>&1 | tail -1)
+  t1=$(now)
+  echo $(((t1 - t0) / 1000000)) >>"$work/$name.ms"
+  awk -v u="${cpu% *}" -v s="${cpu#* }" 'BEGIN{printf "%d\n", (u + s) * 1000}' >>"$work/$name.cpu"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a / b}'; }
+row() { printf '%-17s %-22s %10s %13s %9s %9s %9s\n' "$@"; }
 
-printf '%-15s %-22s %12s %14s %12s\n' format tool "median ms" "disk MiB" "ms ratio"
+row format tool "median ms" "range ms" "CPU ms" "disk MiB" "ms ratio"
 for fmt in docker oci; do
   archive=$cache/image-$fmt.tar
-  : >"$work/t.ms"; : >"$work/tw.ms"; : >"$work/p.ms"
+  rm -f "$work"/*.ms "$work"/*.cpu
   for _ in $(seq "$RUNS"); do
     rm -rf "$work/t"
-    t0=$(now); inproc=$(node --import tsx bench/images/import.ts "$archive" "$work/t"); t1=$(now)
-    echo "$inproc" >>"$work/t.ms"; echo $(((t1 - t0) / 1000000)) >>"$work/tw.ms"
+    measure t node --import tsx bench/images/import.ts "$archive" "$work/t"
+    cat "$work/t.out" >>"$work/ti.ms"
     tdisk=$(du -sk "$work/t" | cut -f1)
     rm -rf "$work/p" "$work/pr"
-    t0=$(now)
-    podman --root "$work/p" --runroot "$work/pr" --storage-driver overlay load -q -i "$archive" >/dev/null
-    t1=$(now)
-    echo $(((t1 - t0) / 1000000)) >>"$work/p.ms"
+    measure p podman --root "$work/p" --runroot "$work/pr" --storage-driver overlay load -q -i "$archive"
     pdisk=$(du -sk "$work/p" | cut -f1)
   done
-  pm=$(median <"$work/p.ms"); tm=$(median <"$work/t.ms"); tw=$(median <"$work/tw.ms")
+  pm=$(median <"$work/p.ms"); tm=$(median <"$work/t.ms"); ti=$(median <"$work/ti.ms")
   size=$(($(stat -c %s "$archive") / 1048576))
-  printf '%-15s %-22s %12s %14s %12s\n' "$fmt ($size MiB)" "tandem (in daemon)" "$tm" $((tdisk / 1024)) "$(awk "BEGIN{printf \"%.2f\", $tm/$pm}")"
-  printf '%-15s %-22s %12s %14s %12s\n' "" "tandem (+node start)" "$tw" "" "$(awk "BEGIN{printf \"%.2f\", $tw/$pm}")"
-  printf '%-15s %-22s %12s %14s %12s\n' "" "podman load" "$pm" $((pdisk / 1024)) "1.00"
+  row "$fmt ($size MiB)" "tandem (in daemon)" "$ti" "$(range <"$work/ti.ms")" "" $((tdisk / 1024)) "$(ratio "$ti" "$pm")"
+  row "" "tandem (node process)" "$tm" "$(range <"$work/t.ms")" "$(median <"$work/t.cpu")" "" "$(ratio "$tm" "$pm")"
+  row "" "podman load" "$pm" "$(range <"$work/p.ms")" "$(median <"$work/p.cpu")" $((pdisk / 1024)) "1.00"
 done

@@ -174,7 +174,7 @@ export class LocalImageStore implements ImageStore {
       for (const l of p.layers) {
         const hex = hexOf(l.layer.diffId);
         const rec = await this.store.get<LayerRecord>('layers', hex);
-        const size = rec?.size ?? l.unpacked ?? 0;
+        const size = rec?.size ?? l.unpacked ?? this.dirs.sizes.get(hex) ?? 0;
         sizes.push(size);
         if (!rec && !mutations.some((m) => m.key === hex)) {
           mutations.push({
@@ -198,6 +198,7 @@ export class LocalImageStore implements ImageStore {
         { op: 'create', collection: 'images', key: name, value: image },
         ...mutations,
       ]);
+      for (const m of mutations) this.dirs.sizes.delete(m.key);
       return image;
     });
   }

@@ -26,6 +26,8 @@ export class LayerDirs {
   readonly layersDir: string;
   readonly tmpDir: string;
   private readonly pins = new Map<string, number>();
+  /** Unpacked sizes of layers placed by this process, for imports that reuse them before any record exists. */
+  readonly sizes = new Map<string, number>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -123,6 +125,7 @@ export class LayerDirs {
       try {
         await rename(this.path(hex), to);
         moved.push(to);
+        this.sizes.delete(hex);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       }

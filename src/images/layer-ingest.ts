@@ -102,7 +102,10 @@ async function unpackOne(
         return { layer: { digest: d.digest, diffId: d.diffId, size: d.size }, compression: d.compression };
       }
     }
-    if (await dirs.place(tree, hex)) state.placed.push(hex);
+    if (await dirs.place(tree, hex)) {
+      state.placed.push(hex);
+      dirs.sizes.set(hex, unpacked);
+    }
     return {
       layer: { digest: d.digest, diffId: d.diffId, size: d.size },
       compression: d.compression,
@@ -190,6 +193,9 @@ export async function ingestTree(dirs: LayerDirs, tree: string, state: IngestSta
     await removeTree(tree);
     return { layer, compression: 'none' };
   }
-  if (await dirs.place(tree, hex)) state.placed.push(hex);
+  if (await dirs.place(tree, hex)) {
+    state.placed.push(hex);
+    dirs.sizes.set(hex, unpacked);
+  }
   return { layer, compression: 'none', unpacked };
 }

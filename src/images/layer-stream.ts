@@ -37,7 +37,7 @@ export async function* hashing(
 }
 
 async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const z = createGunzip();
+  const z = createGunzip({ chunkSize: 1 << 18 });
   pipeline(Readable.from(src), z, () => {});
   for await (const c of z) yield c as Buffer;
 }
