@@ -393,7 +393,7 @@ static void open_power_buttons(void) {
     snprintf(p, sizeof p, "/sys/class/input/%s/device/name", e->d_name);
     char *name = read_file(p, NULL);
     if (name && strstr(name, "Power Button")) {
-      snprintf(p, sizeof p, "/dev/%s", e->d_name);
+      snprintf(p, sizeof p, "/dev/input/%s", e->d_name);
       int fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
       if (fd >= 0) A.power[A.npower++] = fd;
     }

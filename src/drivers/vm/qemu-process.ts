@@ -1,0 +1,103 @@
+/**
+ * Starting and watching detached QEMU processes. QEMU daemonizes itself (`-daemonize`): the
+ * parent exits once the sockets listen, so start-up errors arrive on its stderr and the VM
+ * survives the daemon. A `sh` wrapper first moves itself into the given cgroups (QEMU and all
+ * its threads inherit them), then execs QEMU. A pid is trusted only while /proc/PID/cmdline
+ * still names the guest's QMP socket (pids are reused).
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TandemError } from '../../base/errors.js';
+import { sleep, waitFor } from '../../base/time.js';
+import { GUEST_FILES, QEMU_BINARY_NAME } from './qemu-args.js';
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Starts QEMU detached with `args` (which include -daemonize and -pidfile); resolves with its pid. */
+export async function launchQemu(opts: {
+  args: string[];
+  dir: string;
+  cgroupProcs?: string[];
+  binary?: string;
+}): Promise<number> {
+  const joins = (opts.cgroupProcs ?? []).map((f) => `echo $$ > ${shellQuote(f)} 2>/dev/null;`).join(' ');
+  const script = `${joins} exec ${shellQuote(opts.binary ?? QEMU_BINARY_NAME)} "$@"`;
+  const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+    const child = spawn('sh', ['-c', script, 'sh', ...opts.args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    child.on('error', (e) =>
+      reject(new TandemError('unavailable', `starting qemu: ${e.message}`, { cause: e })),
+    );
+    child.on('close', (c, sig) => resolve({ code: c ?? (sig ? 128 : 1), stderr: err }));
+  });
+  if (code !== 0) {
+    const detail = stderr.trim().split('\n').slice(-3).join('; ');
+    throw new TandemError('internal', `qemu exited with status ${code}${detail ? `: ${detail}` : ''}`);
+  }
+  const pid = await waitFor(() => readPid(opts.dir), 2000);
+  if (!pid) throw new TandemError('internal', 'qemu daemonized but wrote no pid file');
+  return pid;
+}
+
+/** The pid in the guest's pid file, if any. */
+export async function readPid(dir: string): Promise<number | undefined> {
+  try {
+    const n = Number((await readFile(join(dir, GUEST_FILES.pid), 'utf8')).trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `pid` is the QEMU of the guest in `dir` (its command line names the QMP socket). */
+export async function isGuestQemu(pid: number, dir: string): Promise<boolean> {
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.includes(join(dir, GUEST_FILES.qmp))) return false;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** CPU seconds (user + system) a process used, from /proc/PID/stat. */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Resident memory of a process in bytes, from /proc/PID/status (VmRSS). */
+export async function processRssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Waits until the guest's QEMU is gone; true when it went within `timeoutMs`. */
+export async function waitQemuGone(pid: number, dir: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!(await isGuestQemu(pid, dir))) return true;
+    await sleep(20);
+  }
+  return !(await isGuestQemu(pid, dir));
+}
+
+/** Kills the guest's QEMU with SIGKILL (when it still is that QEMU) and waits for it to go. */
+export async function killQemu(pid: number, dir: string): Promise<void> {
+  if (!(await isGuestQemu(pid, dir))) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  await waitQemuGone(pid, dir, 5000);
+}

@@ -1,0 +1,567 @@
+/**
+ * The VM driver: one detached QEMU per instance (microvm, our kernel and initramfs, a qcow2
+ * overlay over the image's base disk), controlled over QMP, with the guest agent for exec and
+ * signals. Everything lives under `root` (records, disks, sockets, logs); list() sees only it.
+ *
+ * Lifecycle mapping: start boots and resolves once the agent answers; pause/resume are QMP
+ * stop/cont; stop presses the ACPI power button (the guest's init sends SIGTERM to the
+ * workload and powers off when it exits) and quits QEMU at the timeout (exit 137); kill
+ * signals the workload through the agent; the workload's exit powers the guest off and its
+ * status is read from the status file the guest wrote. A watcher per running VM (a second QMP
+ * monitor) notices QEMU's end and reports `exited`. The truth is QEMU (pid + query-status)
+ * plus the persisted record, so a new driver object on the same root manages the same VMs.
+ */
+import { cpus as hostCpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { TandemError, wrapError } from '../../base/errors.js';
+import { type Logger, silentLogger } from '../../base/log.js';
+import { run } from '../../base/proc.js';
+import { nowIso } from '../../base/time.js';
+import type {
+  DriverInfo,
+  DriverSpec,
+  ExecRequest,
+  ExecSession,
+  InstanceDriver,
+  LogOptions,
+  ResourceUsage,
+  RuntimeEvent,
+  RuntimeState,
+} from '../../core/driver.js';
+import type { Limits } from '../../core/instance.js';
+import { type Action, checkAction } from '../../core/lifecycle.js';
+import { AgentClient, signalNumber } from './agent-client.js';
+import { type GuestAssets, loadGuestAssets } from './guest-assets.js';
+import { readLog } from './log-file.js';
+import { type AccelChoice, type AccelVerdict, detectAccel } from './qemu-accel.js';
+import { GUEST_FILES, type MachineType, QEMU_BINARY_NAME } from './qemu-args.js';
+import { isGuestQemu, processCpuSeconds, processRssBytes, waitQemuGone } from './qemu-process.js';
+import { QmpClient } from './qmp-client.js';
+import { removeVmCgroups } from './vm-cgroup.js';
+import { VmConsole } from './vm-console.js';
+import { createVmDisk, growDisk, removeUnusedBaseDisks } from './vm-create.js';
+import { bootFailure, DEFAULT_MEMORY_BYTES, forceOff, launchGuest, runOutcome } from './vm-guest.js';
+import { type VmRecord, VmRecords } from './vm-record.js';
+import { VmWatcher } from './vm-watcher.js';
+
+export interface VmDriverOptions {
+  /** The daemon's directory for VMs; everything the driver makes lives under it. */
+  root: string;
+  logger?: Logger;
+  /** kvm, tcg or auto (default: TANDEM_VM_ACCEL or auto: KVM only when a KVM guest boots). */
+  accel?: AccelChoice;
+  /** microvm (default) or q35. */
+  machine?: MachineType;
+  /** How long start waits for the agent (default 120 s: TCG boots take seconds on a busy host). */
+  bootTimeoutMs?: number;
+  /** Where guest/build.sh put the kernel and initramfs (default: build/guest of this checkout). */
+  guestDir?: string;
+}
+
+/** The InstanceDriver for `vm` instances (QEMU + QMP + guest agent). */
+export class VmDriver implements InstanceDriver {
+  readonly type = 'vm' as const;
+  private readonly records: VmRecords;
+  private readonly log: Logger;
+  private readonly listeners = new Set<(e: RuntimeEvent) => void>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly agents = new Map<string, Promise<AgentClient>>();
+  private readonly watcher: VmWatcher;
+  private readonly consoles: VmConsole;
+  private readonly starting = new Map<string, RuntimeEvent[]>();
+  private readonly finishing = new Map<string, Promise<RuntimeState>>();
+  private assets: GuestAssets | undefined;
+  private accel: AccelVerdict | undefined;
+  private readonly reconciled: Promise<void>;
+
+  constructor(private readonly opts: VmDriverOptions) {
+    this.records = new VmRecords(opts.root);
+    this.log = opts.logger ?? silentLogger();
+    this.watcher = new VmWatcher(this.records, (id) => this.observe(id).then(() => {}));
+    this.consoles = new VmConsole(this.records);
+    this.reconciled = this.reconcile().catch((err) => this.log.warn({ err }, 'vm driver: reconcile failed'));
+  }
+
+  async probe(): Promise<DriverInfo> {
+    const info: DriverInfo = { type: 'vm', available: false, features: ['console', 'tty', 'exec', 'stats'] };
+    try {
+      const v = await run(QEMU_BINARY_NAME, ['--version']);
+      if (v.code !== 0)
+        throw new TandemError('unavailable', `${QEMU_BINARY_NAME} does not run: install qemu-system-x86`);
+      info.version = /version ([\d.]+)/.exec(v.stdout)?.[1];
+      for (const tool of ['qemu-img', 'mkfs.ext4']) {
+        if ((await run(tool, ['--help']).catch(() => ({ code: 127 }))).code === 127) {
+          throw new TandemError('unavailable', `${tool} is missing: install qemu-utils and e2fsprogs`);
+        }
+      }
+      const accel = await this.accelVerdict();
+      return { ...info, available: true, accel: accel.accel };
+    } catch (err) {
+      return { ...info, reason: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  async create(spec: DriverSpec, signal?: AbortSignal): Promise<void> {
+    await this.reconciled;
+    if (spec.type !== 'vm')
+      throw new TandemError(
+        'invalid_argument',
+        `instance "${spec.name}": the vm driver runs type vm, not ${spec.type}`,
+      );
+    validateLimits(spec.name, spec.limits);
+    if (await this.records.read(spec.id))
+      throw new TandemError('already_exists', `instance "${spec.name}" already exists`);
+    signal?.throwIfAborted();
+    await this.locked(spec.id, () => createVmDisk(this.records, spec));
+  }
+
+  async start(id: string, signal?: AbortSignal): Promise<void> {
+    const rec = await this.existing(id);
+    if ((await this.check(rec, 'start')) === 'noop') return;
+    await this.locked(id, async () => {
+      const dir = this.records.dir(id);
+      const [assets, accel] = [await this.guestAssets(), await this.accelVerdict()];
+      this.starting.set(id, []);
+      try {
+        const run = await launchGuest(rec, {
+          root: this.opts.root,
+          dir,
+          assets,
+          accel: accel.accel,
+          machine: this.opts.machine ?? 'microvm',
+        });
+        Object.assign(rec, { run, exitCode: undefined, reason: undefined, finishedAt: undefined });
+        await this.records.write(rec);
+        this.watcher.watch(id);
+        await this.waitAgent(rec, signal);
+        this.emit({ id, kind: 'started', time: run.startedAt });
+      } catch (err) {
+        throw wrapError(err, `starting instance "${rec.name}"`);
+      } finally {
+        for (const e of this.starting.get(id) ?? []) this.emit(e);
+        this.starting.delete(id);
+      }
+    });
+  }
+
+  async stop(id: string, opts: { timeoutMs: number; force?: boolean }): Promise<void> {
+    const rec = await this.existing(id);
+    const status = (await this.observe(id)).status;
+    if ((await this.check(rec, 'stop', status)) === 'noop') return;
+    await this.locked(id, async () => {
+      const cur = (await this.records.read(id)) as VmRecord;
+      const dir = this.records.dir(id);
+      if (!cur.run || cur.run.finished) return;
+      let gone = false;
+      if (!opts.force) gone = await this.powerButton(cur, dir, status === 'paused', opts.timeoutMs);
+      if (!gone) await this.kill9(cur, dir);
+      await this.observe(id);
+    });
+  }
+
+  async kill(id: string, signal: NodeJS.Signals): Promise<void> {
+    const rec = await this.existing(id);
+    const status = (await this.observe(id)).status;
+    await this.check(rec, 'kill', status);
+    const num = signalNumber(signal);
+    const system = rec.spec.init === 'system';
+    if (num === 9 && (status === 'paused' || system)) {
+      await this.locked(id, async () =>
+        this.kill9((await this.records.read(id)) as VmRecord, this.records.dir(id)),
+      );
+      await this.observe(id);
+      return;
+    }
+    if (status === 'paused')
+      throw new TandemError('conflict', `instance "${rec.name}" is paused: resume it to deliver ${signal}`);
+    if (system && num === 15) {
+      await this.withQmp(id, (q) => q.execute('system_powerdown'));
+      return;
+    }
+    try {
+      (await this.agent(id, 5000)).sendSignal(0, num);
+    } catch (err) {
+      if (num !== 9) throw wrapError(err, `signalling instance "${rec.name}"`);
+      await this.locked(id, () => this.kill9(rec, this.records.dir(id)));
+      await this.observe(id);
+    }
+  }
+
+  async pause(id: string): Promise<void> {
+    const rec = await this.existing(id);
+    if ((await this.check(rec, 'pause')) === 'noop') return;
+    await this.locked(id, () => this.withQmp(id, (q) => q.execute('stop')));
+    this.emit({ id, kind: 'paused', time: nowIso() });
+  }
+
+  async resume(id: string): Promise<void> {
+    const rec = await this.existing(id);
+    if ((await this.check(rec, 'resume')) === 'noop') return;
+    await this.locked(id, () => this.withQmp(id, (q) => q.execute('cont')));
+    this.emit({ id, kind: 'resumed', time: nowIso() });
+  }
+
+  async delete(id: string, opts: { force?: boolean }): Promise<void> {
+    await this.reconciled;
+    const rec = await this.records.read(id);
+    if (!rec) return;
+    const status = (await this.observe(id)).status;
+    if (status === 'missing') return;
+    checkAction(rec.name, 'delete', status, opts);
+    await this.locked(id, async () => {
+      if (rec.run && !rec.run.finished) {
+        await this.kill9(rec, this.records.dir(id));
+        await this.observe(id);
+      }
+      this.watcher.unwatch(id);
+      await this.dropAgent(id);
+      const last = (await this.records.read(id)) ?? rec;
+      await removeVmCgroups(last.run?.cgroupDirs ?? []);
+      await this.records.remove(id);
+      await removeUnusedBaseDisks(this.records);
+    });
+  }
+
+  async update(id: string, limits: Limits): Promise<void> {
+    const rec = await this.existing(id);
+    const status = (await this.observe(id)).status;
+    await this.check(rec, 'update', status);
+    validateLimits(rec.name, limits);
+    const cur = rec.spec.limits;
+    const changed = (['cpus', 'memoryBytes', 'pids', 'diskBytes'] as const).filter(
+      (k) => limits[k] !== undefined && limits[k] !== cur[k],
+    );
+    if (changed.length === 0) return;
+    if (status === 'running' || status === 'paused') {
+      throw new TandemError(
+        'not_supported',
+        `instance "${rec.name}": vm limits (${changed.join(', ')}) change only while stopped`,
+      );
+    }
+    await this.locked(id, async () => {
+      if (limits.diskBytes !== undefined && limits.diskBytes !== rec.diskBytes)
+        await growDisk(this.records, rec, limits.diskBytes);
+      rec.spec.limits = { ...cur, ...limits };
+      await this.records.write(rec);
+    });
+  }
+
+  async state(id: string): Promise<RuntimeState> {
+    await this.reconciled;
+    return this.observe(id);
+  }
+
+  async list(): Promise<string[]> {
+    await this.reconciled;
+    return this.records.list();
+  }
+
+  async stats(id: string): Promise<ResourceUsage> {
+    const rec = await this.existing(id);
+    const st = await this.observe(id);
+    if ((st.status !== 'running' && st.status !== 'paused') || !st.pid) {
+      throw new TandemError('conflict', `instance "${rec.name}" is ${st.status}: no stats`);
+    }
+    const [cpuSeconds, rss] = [await processCpuSeconds(st.pid), await processRssBytes(st.pid)];
+    const usage: ResourceUsage = {
+      time: nowIso(),
+      cpuSeconds,
+      memoryBytes: rss,
+      memoryLimitBytes: rec.spec.limits.memoryBytes ?? DEFAULT_MEMORY_BYTES,
+    };
+    await this.withQmp(id, async (q) => {
+      for (const b of await q.execute('query-blockstats')) {
+        usage.blockReadBytes = (usage.blockReadBytes ?? 0) + b.stats.rd_bytes;
+        usage.blockWriteBytes = (usage.blockWriteBytes ?? 0) + b.stats.wr_bytes;
+      }
+    }).catch(() => {});
+    return usage;
+  }
+
+  async exec(id: string, req: ExecRequest): Promise<ExecSession> {
+    const rec = await this.existing(id);
+    await this.check(rec, 'exec');
+    const p = rec.spec.process;
+    const env = [
+      ...p.env.filter((e) => !req.env.some((r) => r.split('=')[0] === e.split('=')[0])),
+      ...req.env,
+    ];
+    const agent = await this.agent(id, 10_000);
+    return agent.exec({
+      args: req.args,
+      env,
+      cwd: req.cwd ?? p.cwd,
+      user: req.user ?? p.user,
+      tty: req.tty,
+      stdin: req.stdin,
+      cols: req.cols,
+      rows: req.rows,
+    });
+  }
+
+  async *logs(id: string, opts: LogOptions): AsyncIterable<Buffer> {
+    await this.existing(id);
+    const path = join(this.records.dir(id), GUEST_FILES.workloadLog);
+    const active = async () => ['running', 'paused'].includes((await this.observe(id)).status);
+    yield* readLog(path, { tail: opts.tail, follow: opts.follow, signal: opts.signal, active });
+  }
+
+  /** Attaches to the serial console: a duplex byte stream; conflict unless running or paused. */
+  async console(id: string): Promise<Duplex> {
+    const rec = await this.existing(id);
+    const st = await this.observe(id);
+    if (st.status !== 'running' && st.status !== 'paused')
+      throw new TandemError('conflict', `instance "${rec.name}" is ${st.status}: no console`);
+    return this.consoles.attach(id);
+  }
+
+  /** The serial console's log (kernel messages, console shell), capped. */
+  consoleLog(id: string, opts: LogOptions = {}): AsyncIterable<Buffer> {
+    const path = join(this.records.dir(id), GUEST_FILES.consoleLog);
+    return readLog(path, {
+      tail: opts.tail,
+      follow: opts.follow,
+      signal: opts.signal,
+      active: async () => ['running', 'paused'].includes((await this.observe(id)).status),
+    });
+  }
+
+  onEvent(listener: (event: RuntimeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.reconciled;
+    this.watcher.close();
+    for (const id of [...this.agents.keys()]) await this.dropAgent(id);
+  }
+
+  /** The record, or not_found. */
+  private async existing(id: string): Promise<VmRecord> {
+    await this.reconciled;
+    const rec = await this.records.read(id);
+    if (!rec) throw new TandemError('not_found', `instance "${id}" not found`);
+    return rec;
+  }
+
+  /** Legality from the backend's status (conflict, or noop); drivers follow core/lifecycle.ts. */
+  private async check(
+    rec: VmRecord,
+    action: Action,
+    status?: RuntimeState['status'],
+  ): Promise<'run' | 'noop'> {
+    const s = status ?? (await this.observe(rec.id)).status;
+    if (s === 'missing') throw new TandemError('not_found', `instance "${rec.name}" not found`);
+    return checkAction(rec.name, action, s);
+  }
+
+  /** Runs `fn` after every earlier operation on `id` (one operation at a time per instance). */
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    this.locks.set(id, next);
+    void next
+      .finally(() => {
+        if (this.locks.get(id) === next) this.locks.delete(id);
+      })
+      .catch(() => {});
+    return next;
+  }
+
+  /** The backend's truth; records the end of a run whose QEMU is gone (and emits `exited`). */
+  private async observe(id: string): Promise<RuntimeState> {
+    const rec = await this.records.read(id);
+    if (!rec) return { status: 'missing' };
+    const dir = this.records.dir(id);
+    const base = {
+      exitCode: rec.exitCode,
+      reason: rec.reason,
+      startedAt: rec.run?.startedAt,
+      finishedAt: rec.finishedAt,
+      accel: rec.run?.accel,
+    };
+    if (!rec.run) return { status: 'created' };
+    if (!rec.run.finished) {
+      if (await isGuestQemu(rec.run.pid, dir)) {
+        const qs = await this.withQmp(id, (q) => q.execute('query-status'), 1000).catch(() => undefined);
+        const paused = qs !== undefined && ['paused', 'suspended'].includes(qs.status);
+        return {
+          status: paused ? 'paused' : 'running',
+          pid: rec.run.pid,
+          startedAt: rec.run.startedAt,
+          accel: rec.run.accel,
+        };
+      }
+      return this.finish(rec);
+    }
+    return { status: 'stopped', ...base };
+  }
+
+  /** Records how a run ended, once (concurrent callers share one finish). */
+  private finish(rec: VmRecord): Promise<RuntimeState> {
+    const have = this.finishing.get(rec.id);
+    if (have) return have;
+    const p = this.finishOnce(rec).finally(() => this.finishing.delete(rec.id));
+    this.finishing.set(rec.id, p);
+    return p;
+  }
+
+  private async finishOnce(rec: VmRecord): Promise<RuntimeState> {
+    const dir = this.records.dir(rec.id);
+    const fresh = (await this.records.read(rec.id)) ?? rec;
+    if (fresh.run && !fresh.run.finished) {
+      const out = await runOutcome(fresh, dir);
+      Object.assign(fresh, { exitCode: out.exitCode, reason: out.reason, finishedAt: nowIso() });
+      fresh.run.finished = true;
+      await this.records.write(fresh);
+      await removeVmCgroups(fresh.run.cgroupDirs);
+      this.watcher.unwatch(rec.id);
+      await this.dropAgent(rec.id);
+      this.emit({
+        id: rec.id,
+        kind: 'exited',
+        exitCode: out.exitCode,
+        reason: out.reason,
+        time: fresh.finishedAt as string,
+      });
+    }
+    const { exitCode, reason, finishedAt } = fresh;
+    return {
+      status: 'stopped',
+      exitCode,
+      reason,
+      finishedAt,
+      startedAt: fresh.run?.startedAt,
+      accel: fresh.run?.accel,
+    };
+  }
+
+  private emit(e: RuntimeEvent): void {
+    const held = this.starting.get(e.id);
+    if (held && e.kind !== 'started') {
+      held.push(e);
+      return;
+    }
+    for (const l of this.listeners) l(e);
+  }
+
+  /** Runs `fn` on a short-lived QMP connection (QEMU serves one client per socket). */
+  private async withQmp<T>(id: string, fn: (q: QmpClient) => Promise<T>, timeoutMs = 5000): Promise<T> {
+    const q = new QmpClient(join(this.records.dir(id), GUEST_FILES.qmp));
+    await q.connect({ timeoutMs });
+    try {
+      return await fn(q);
+    } finally {
+      await q.close();
+    }
+  }
+
+  /** A connected agent for a running VM, shared by execs and signals. */
+  private agent(id: string, timeoutMs: number, signal?: AbortSignal): Promise<AgentClient> {
+    const have = this.agents.get(id);
+    if (have) return have;
+    const client = new AgentClient(join(this.records.dir(id), GUEST_FILES.agent));
+    const p = client.connect({ timeoutMs, signal }).then(() => client);
+    this.agents.set(id, p);
+    client.onClose(() => {
+      if (this.agents.get(id) === p) this.agents.delete(id);
+    });
+    p.catch(() => {
+      if (this.agents.get(id) === p) this.agents.delete(id);
+    });
+    return p;
+  }
+
+  private async dropAgent(id: string): Promise<void> {
+    const p = this.agents.get(id);
+    this.agents.delete(id);
+    if (p) (await p.catch(() => undefined))?.close();
+  }
+
+  /** Waits for the agent; a workload that already exited counts as started (its run ended). */
+  private async waitAgent(rec: VmRecord, signal?: AbortSignal): Promise<void> {
+    const dir = this.records.dir(rec.id);
+    try {
+      await this.agent(rec.id, this.opts.bootTimeoutMs ?? 120_000, signal);
+    } catch (err) {
+      const run = rec.run as NonNullable<VmRecord['run']>;
+      if (!(await isGuestQemu(run.pid, dir))) {
+        if ((await runOutcome(rec, dir)).exitCode !== undefined) return;
+        throw await bootFailure(rec, dir, 'the guest stopped before its agent answered');
+      }
+      await forceOff(run, dir);
+      throw await bootFailure(rec, dir, (err as Error).message);
+    }
+  }
+
+  /** Presses the power button (after `cont` when paused); true when QEMU ended within the timeout. */
+  private async powerButton(
+    rec: VmRecord,
+    dir: string,
+    paused: boolean,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    const run = rec.run as NonNullable<VmRecord['run']>;
+    try {
+      await this.withQmp(rec.id, async (q) => {
+        if (paused) await q.execute('cont');
+        await q.execute('system_powerdown');
+      });
+    } catch (err) {
+      this.log.warn({ err, id: rec.id }, 'vm: power button failed; forcing off');
+      return false;
+    }
+    return waitQemuGone(run.pid, dir, timeoutMs);
+  }
+
+  /** Forced power-off; the run then ends with 137 unless the guest reported a status. */
+  private async kill9(rec: VmRecord, dir: string): Promise<void> {
+    const cur = (await this.records.read(rec.id)) ?? rec;
+    if (!cur.run || cur.run.finished) return;
+    cur.run.killRequested = true;
+    await this.records.write(cur);
+    await forceOff(cur.run, dir);
+  }
+
+  private async guestAssets(): Promise<GuestAssets> {
+    this.assets ??= await loadGuestAssets(this.opts.guestDir);
+    return this.assets;
+  }
+
+  private async accelVerdict(): Promise<AccelVerdict> {
+    this.accel ??= await detectAccel(this.opts.root, await this.guestAssets(), this.opts.accel);
+    return this.accel;
+  }
+
+  /** Watches the VMs that run after a restart of the driver (or of the daemon). */
+  private async reconcile(): Promise<void> {
+    for (const id of await this.records.list()) {
+      const st = await this.observe(id);
+      if (st.status === 'running' || st.status === 'paused') this.watcher.watch(id);
+    }
+  }
+}
+
+/** Rejects limits a VM cannot have: invalid_argument, or insufficient_resources beyond the host. */
+function validateLimits(name: string, l: Limits): void {
+  if (l.cpus !== undefined && !(l.cpus > 0 && l.cpus <= 255))
+    throw new TandemError('invalid_argument', `instance "${name}": cpus must be between 0 and 255`);
+  if (l.cpus !== undefined && Math.ceil(l.cpus) > hostCpus().length * 4) {
+    throw new TandemError(
+      'insufficient_resources',
+      `instance "${name}": ${l.cpus} vCPUs is more than this host can run`,
+    );
+  }
+  if (l.memoryBytes !== undefined && l.memoryBytes < 64 * 1024 * 1024)
+    throw new TandemError('invalid_argument', `instance "${name}": a vm needs at least 64MiB of memory`);
+  if (l.memoryBytes !== undefined && l.memoryBytes > totalmem()) {
+    throw new TandemError(
+      'insufficient_resources',
+      `instance "${name}": ${l.memoryBytes} bytes of memory is more than the host has (${totalmem()})`,
+    );
+  }
+  if (l.pids !== undefined && !(Number.isInteger(l.pids) && l.pids > 0))
+    throw new TandemError('invalid_argument', `instance "${name}": pids must be a positive integer`);
+}

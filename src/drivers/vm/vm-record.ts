@@ -1,0 +1,76 @@
+/**
+ * What the VM driver persists per instance, under `<root>/vms/<id>/`: the spec it was created
+ * with, its disk, and the current or last run (QEMU pid, accelerator, cgroups, whether we
+ * killed it). With the status file the guest writes, this is enough for a new driver object to
+ * tell running from stopped and to recover a workload's exit code after a daemon restart.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DriverSpec } from '../../core/driver.js';
+import type { Accel, MachineType } from './qemu-args.js';
+
+export interface VmRun {
+  pid: number;
+  startedAt: string;
+  accel: Accel;
+  machine: MachineType;
+  cgroupDirs: string[];
+  /** Set before we power the guest off by force: a run without a guest status then exits 137. */
+  killRequested?: boolean;
+  /** Set once the run's end was recorded. */
+  finished?: boolean;
+}
+
+export interface VmRecord {
+  id: string;
+  name: string;
+  spec: DriverSpec;
+  createdAt: string;
+  baseDisk: string;
+  diskBytes: number;
+  run?: VmRun;
+  exitCode?: number;
+  reason?: string;
+  finishedAt?: string;
+}
+
+/** The records of one driver root. */
+export class VmRecords {
+  constructor(readonly root: string) {}
+
+  /** The instance's directory (sockets, logs, disk, record). */
+  dir(id: string): string {
+    return join(this.root, 'vms', id);
+  }
+
+  /** The record, or undefined when there is none. */
+  async read(id: string): Promise<VmRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.dir(id), 'vm.json'), 'utf8')) as VmRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes the record atomically (temp file + rename). */
+  async write(rec: VmRecord): Promise<void> {
+    const dir = this.dir(rec.id);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.vm.json.${process.pid}.${Date.now()}`);
+    await writeFile(tmp, JSON.stringify(rec, null, 1));
+    await rename(tmp, join(dir, 'vm.json'));
+  }
+
+  /** Ids of every instance with a record. */
+  async list(): Promise<string[]> {
+    const entries = await readdir(join(this.root, 'vms')).catch(() => [] as string[]);
+    const ids: string[] = [];
+    for (const id of entries) if (await this.read(id)) ids.push(id);
+    return ids;
+  }
+
+  /** Removes the instance's directory and everything in it. */
+  async remove(id: string): Promise<void> {
+    await rm(this.dir(id), { recursive: true, force: true });
+  }
+}

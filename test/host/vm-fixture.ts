@@ -1,0 +1,65 @@
+/**
+ * Fixtures of the VM host tests: a busybox root filesystem as a single image layer (from
+ * Debian's busybox-static), and driver specs over it.
+ */
+import { chmod, copyFile, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runChecked } from '../../src/base/proc.js';
+import type { DriverSpec, ResolvedImage } from '../../src/core/driver.js';
+import { defaultSecurity } from '../../src/core/instance.js';
+
+/** Makes a busybox rootfs layer in a new temp dir; returns the image and the dir to remove. */
+export async function busyboxImage(): Promise<{ image: ResolvedImage; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'vm-test-image-'));
+  const root = join(dir, 'layer');
+  for (const d of ['bin', 'sbin', 'etc', 'tmp', 'root', 'proc', 'sys', 'dev', 'usr/bin', 'var'])
+    await mkdir(join(root, d), { recursive: true });
+  await chmod(join(root, 'tmp'), 0o1777);
+  await copyFile('/bin/busybox', join(root, 'bin/busybox'));
+  await chmod(join(root, 'bin/busybox'), 0o755);
+  const applets = (await runChecked('/bin/busybox', ['--list'])).stdout
+    .split('\n')
+    .filter((a) => a && a !== 'busybox');
+  for (const a of applets) await symlink('busybox', join(root, 'bin', a));
+  await writeFile(
+    join(root, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+  );
+  await writeFile(join(root, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
+  const image: ResolvedImage = {
+    name: 'busybox',
+    digest: `sha256:${dir.replace(/[^a-z0-9]/gi, '').slice(-16)}`,
+    layers: [root],
+    config: { cmd: ['/bin/sh'], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], exposedPorts: [], labels: {} },
+  };
+  return { image, dir };
+}
+
+/** A vm spec running `args` on `image`. */
+export function vmSpec(
+  id: string,
+  image: ResolvedImage,
+  args: readonly string[],
+  limits: DriverSpec['limits'] = {},
+): DriverSpec {
+  return {
+    id,
+    name: id,
+    type: 'vm',
+    hostname: id,
+    process: {
+      args: [...args],
+      env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'TEST_IMAGE_VAR=yes'],
+      cwd: '/',
+      user: '0:0',
+      terminal: false,
+    },
+    image,
+    limits,
+    security: defaultSecurity(),
+    network: 'none',
+    ports: [],
+    volumes: [],
+  };
+}
