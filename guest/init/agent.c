@@ -371,17 +371,21 @@ static void on_signal(void) {
   while ((pid = waitpid(-1, &st, WNOHANG)) > 0) on_child(pid, st);
 }
 
-static void on_power(int fd) {
+static void on_power(int i) {
   struct {
     struct timespec t; /* struct timeval on x86_64: two longs */
     uint16_t type, code;
     int32_t value;
   } ev;
-  while (read(fd, &ev, sizeof ev) == sizeof ev) {
+  ssize_t r;
+  while ((r = read(A.power[i], &ev, sizeof ev)) == sizeof ev) {
     if (ev.type != EV_KEY_ || ev.code != KEY_POWER_ || ev.value != 1) continue;
     logmsg("power button: stopping the workload");
     if (A.workload > 0 && !A.term_sent++) kill(A.workload, SIGTERM);
   }
+  if (r < 0 && errno == EAGAIN) return;
+  close(A.power[i]); /* the device went away (e.g. rmmod button) */
+  A.power[i] = A.power[--A.npower];
 }
 
 static void open_power_buttons(void) {
@@ -460,8 +464,8 @@ int agent_main(struct config *c, pid_t workload, int wtty) {
     if (ai >= 0 && pf[ai].revents & POLLIN) read_agent();
     if (ai >= 0 && pf[ai].revents & POLLHUP && !(pf[ai].revents & POLLIN)) host_gone();
     if (ai >= 0 && pf[ai].revents & POLLOUT) flush_agent();
-    for (int i = 0; i < A.npower; i++)
-      if (pf[ai >= 0 ? ai + 1 + i : 1 + i].revents) on_power(A.power[i]);
+    for (int i = A.npower - 1; i >= 0; i--)
+      if (pf[ai >= 0 ? ai + 1 + i : 1 + i].revents) on_power(i);
     if (wi >= 0 && pf[wi].revents) {
       char tmp[8192];
       ssize_t r = read(A.wtty, tmp, sizeof tmp);

@@ -4,6 +4,7 @@
  * killed it). With the status file the guest writes, this is enough for a new driver object to
  * tell running from stopped and to recover a workload's exit code after a daemon restart.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DriverSpec } from '../../core/driver.js';
@@ -56,7 +57,7 @@ export class VmRecords {
   async write(rec: VmRecord): Promise<void> {
     const dir = this.dir(rec.id);
     await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.vm.json.${process.pid}.${Date.now()}`);
+    const tmp = join(dir, `.vm.json.${process.pid}.${randomBytes(4).toString('hex')}`);
     await writeFile(tmp, JSON.stringify(rec, null, 1));
     await rename(tmp, join(dir, 'vm.json'));
   }

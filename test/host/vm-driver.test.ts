@@ -1,0 +1,272 @@
+/**
+ * The VM driver against real QEMU (TCG unless TANDEM_VM_ACCEL says otherwise): the driver
+ * conformance suite, then the acceptance of issue 5 at driver level on one shared guest
+ * (cpus 2, 256 MiB, 1 GiB disk) and a few short-lived ones. TCG boots cost seconds, so guests
+ * are shared wherever a test does not need its own.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isTandemError } from '../../src/base/errors.js';
+import { waitFor } from '../../src/base/time.js';
+import type { ResolvedImage } from '../../src/core/driver.js';
+import { collect, runDriverConformance, WORKLOADS, waitForLog } from '../../src/drivers/conformance.js';
+import { loadGuestAssets } from '../../src/drivers/vm/guest-assets.js';
+import { GUEST_FILES } from '../../src/drivers/vm/qemu-args.js';
+import { QmpClient } from '../../src/drivers/vm/qmp-client.js';
+import { cgroupParentName } from '../../src/drivers/vm/vm-cgroup.js';
+import { VmDriver } from '../../src/drivers/vm/vm-driver.js';
+import { busyboxImage, vmSpec } from './vm-fixture.js';
+
+const accel = (process.env.TANDEM_VM_ACCEL as 'kvm' | 'tcg' | undefined) ?? 'tcg';
+const START_MS = 90_000;
+
+let fixture: { image: ResolvedImage; dir: string } | undefined;
+const image = async () => {
+  fixture ??= await busyboxImage();
+  return fixture.image;
+};
+
+runDriverConformance({
+  name: 'vm (qemu)',
+  makeDriver: async (root) => new VmDriver({ root, accel }),
+  makeSpec: async (id, args) => vmSpec(id, await image(), args, { memoryBytes: 128 * 1024 * 1024 }),
+  startTimeoutMs: START_MS,
+  stopTimeoutMs: 3000,
+});
+
+/** Every QEMU process whose command line mentions `text`. */
+function qemuPids(text: string): number[] {
+  const out: number[] = [];
+  for (const p of execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n')) {
+    const m = /^\s*(\d+)\s+(.*)$/.exec(p);
+    if (m?.[2]?.includes('qemu-system') && m[2].includes(text)) out.push(Number(m[1]));
+  }
+  return out;
+}
+
+describe('vm driver acceptance (issue 5)', { timeout: 600_000 }, () => {
+  let root = '';
+  let driver: VmDriver;
+  const id = 'v1';
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'vm-accept-'));
+    driver = new VmDriver({ root, accel });
+    const spec = vmSpec(id, await image(), ['sh', '-c', 'echo v1-up; sleep 100000'], {
+      cpus: 2,
+      memoryBytes: 256 * 1024 * 1024,
+      diskBytes: 1024 * 1024 * 1024,
+    });
+    await driver.create(spec);
+    await driver.start(id);
+  });
+
+  after(async () => {
+    await driver.delete(id, { force: true }).catch(() => {});
+    await driver.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const sh = async (cmd: string, extra: { stdin?: string; tty?: boolean } = {}) => {
+    const s = await driver.exec(id, {
+      args: ['sh', '-c', cmd],
+      env: [],
+      tty: extra.tty ?? false,
+      stdin: extra.stdin !== undefined,
+    });
+    const out = collect(s);
+    if (extra.stdin !== undefined) s.stdin?.end(extra.stdin);
+    return { ...(await out), code: await s.exit };
+  };
+
+  it('runs its own kernel with 2 vCPUs, 200-256 MiB and a root fs grown to the 1 GiB disk', async () => {
+    const release = (await loadGuestAssets()).release;
+    const r = await sh('uname -r; nproc; grep MemTotal /proc/meminfo; df -k / | tail -1');
+    assert.equal(r.code, 0, r.stderr);
+    const [uname, nproc, mem, df] = r.stdout.trim().split('\n');
+    assert.equal(uname, release);
+    assert.notEqual(uname, execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim());
+    assert.equal(nproc, '2');
+    const memKiB = Number(/(\d+) kB/.exec(mem ?? '')?.[1]);
+    assert.ok(memKiB >= 200 * 1024 && memKiB <= 256 * 1024, `MemTotal ${memKiB} kB`);
+    const sizeKiB = Number(df?.trim().split(/\s+/)[1]);
+    assert.ok(sizeKiB >= 900 * 1024, `root fs of ${sizeKiB} KiB`);
+    assert.equal((await driver.state(id)).accel, accel);
+  });
+
+  it('exec returns the exit status, passes stdin and runs with a TTY', async () => {
+    assert.equal((await sh('exit 7')).code, 7);
+    assert.equal((await sh('kill -9 $$')).code, 137);
+    const cat = await sh('tr a-z A-Z', { stdin: 'through the agent\n' });
+    assert.deepEqual([cat.stdout, cat.code], ['THROUGH THE AGENT\n', 0]);
+    const tty = await driver.exec(id, {
+      args: ['sh', '-c', 'tty; stty size'],
+      env: [],
+      tty: true,
+      stdin: false,
+      cols: 91,
+      rows: 33,
+    });
+    const out = await collect(tty);
+    assert.equal(await tty.exit, 0);
+    assert.match(out.stdout, /^\/dev\/pts\/\d+\r?\n33 91\r?\n$/);
+    const missing = await sh('exec /no/such/binary');
+    assert.equal(missing.code, 127);
+  });
+
+  it('pause stops the guest (query-status paused, console silent) and resume continues it', async () => {
+    await sh('(while true; do echo tick > /dev/ttyS0; sleep 0.2; done) </dev/null >/dev/null 2>&1 &');
+    const log = join(root, 'vms', id, GUEST_FILES.consoleLog);
+    const size = async () => (await stat(log)).size;
+    const grew = async (ms: number) => {
+      const s0 = await size();
+      await new Promise((r) => setTimeout(r, ms));
+      return (await size()) > s0;
+    };
+    assert.ok(await grew(1500), 'the console log grows while running');
+    await driver.pause(id);
+    assert.equal((await driver.state(id)).status, 'paused');
+    const qmp = new QmpClient(join(root, 'vms', id, GUEST_FILES.qmp));
+    await qmp.connect();
+    assert.equal((await qmp.execute('query-status')).status, 'paused');
+    await qmp.close();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await grew(1500), false, 'the console log does not grow while paused');
+    await driver.resume(id);
+    assert.equal((await driver.state(id)).status, 'running');
+    assert.ok(await grew(2000), 'the console log grows again after resume');
+  });
+
+  it('stats report vCPU time, memory and disk counters', async () => {
+    const s = await driver.stats(id);
+    assert.ok(s.cpuSeconds > 0);
+    assert.ok(s.memoryBytes > 0);
+    assert.equal(s.memoryLimitBytes, 256 * 1024 * 1024);
+    assert.ok((s.blockReadBytes ?? 0) > 0, 'the guest read its disk');
+  });
+
+  it('the console attaches interactively to the serial console', async () => {
+    const con = await driver.console(id);
+    let seen = '';
+    con.on('data', (b: Buffer) => {
+      seen += b.toString();
+    });
+    con.write('echo con-$((6*7))\n');
+    const ok = await waitFor(() => (seen.includes('con-42') ? true : undefined), 20_000, 50);
+    con.destroy();
+    assert.ok(ok, `console answered: ${JSON.stringify(seen.slice(-200))}`);
+  });
+
+  it("QEMU runs detached in the driver root's cgroup parent", async () => {
+    const pid = (await driver.state(id)).pid as number;
+    const cg = await readFile(`/proc/${pid}/cgroup`, 'utf8');
+    if (existsSync('/sys/fs/cgroup/cpu/cgroup.procs') || existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+      assert.ok(cg.includes(`${cgroupParentName(root)}/vm-${id}`), cg);
+    }
+    const ppid = Number((await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ')[1]);
+    assert.notEqual(ppid, process.pid, 'qemu is not a child of the driver process');
+  });
+
+  it('a new driver object on the same root manages the running VM (exec, pause, resume)', async () => {
+    const second = new VmDriver({ root, accel });
+    try {
+      assert.deepEqual(await second.list(), [id]);
+      assert.equal((await second.state(id)).status, 'running');
+      await second.pause(id);
+      await second.resume(id);
+    } finally {
+      await second.close();
+    }
+    const r = await sh('echo still-here');
+    assert.equal(r.stdout, 'still-here\n');
+  });
+});
+
+describe('vm driver: stop, kill, rm and failed creates', { timeout: 600_000 }, () => {
+  let root = '';
+  let driver: VmDriver;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'vm-life-'));
+    driver = new VmDriver({ root, accel });
+  });
+  after(async () => {
+    for (const id of await driver.list()) await driver.delete(id, { force: true }).catch(() => {});
+    await driver.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('a guest that ignores the power button is killed at the timeout; rm leaves nothing', async () => {
+    const spec = vmSpec('deaf', await image(), ['sh', '-c', 'echo ready; sleep 100000'], {
+      memoryBytes: 128 * 1024 * 1024,
+    });
+    await driver.create(spec);
+    await driver.start('deaf');
+    await waitForLog(driver, 'deaf', 'ready', START_MS);
+    // Disable the guest's power-button handling: the init's evdev device is closed under it.
+    const s = await driver.exec('deaf', {
+      args: ['sh', '-c', 'rmmod button && echo gone'],
+      env: [],
+      tty: false,
+      stdin: false,
+    });
+    assert.equal((await collect(s)).stdout, 'gone\n');
+    const pid = (await driver.state('deaf')).pid as number;
+    const dir = join(root, 'vms', 'deaf');
+    const t0 = Date.now();
+    await driver.stop('deaf', { timeoutMs: 3000 });
+    const took = Date.now() - t0;
+    assert.ok(took >= 2700 && took < 9000, `stop took ${took} ms`);
+    const st = await driver.state('deaf');
+    assert.deepEqual([st.status, st.exitCode], ['stopped', 137]);
+    await driver.delete('deaf', {});
+    assert.equal(qemuPids(dir).length, 0, 'no qemu process is left');
+    assert.equal(
+      existsSync(`/proc/${pid}/cmdline`) && (await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes(dir),
+      false,
+    );
+    assert.equal(existsSync(dir), false, 'no socket, overlay or log is left');
+    assert.deepEqual(
+      await readdir(join(root, 'images')).catch(() => []),
+      [],
+      'the unused base disk is collected',
+    );
+  });
+
+  it('run --rm style: the workload prints and exits 3', async () => {
+    await driver.create(vmSpec('once', await image(), WORKLOADS.exit3));
+    await driver.start('once');
+    const st = await waitFor(async () => {
+      const s = await driver.state('once');
+      return s.status === 'stopped' ? s : undefined;
+    }, START_MS);
+    assert.equal(st?.exitCode, 3);
+    let out = '';
+    for await (const c of driver.logs('once', {})) out += c.toString();
+    assert.equal(out, 'conformance-output\n');
+    await driver.delete('once', {});
+  });
+
+  it('a failed create leaves nothing: bad image, bad disk size, more memory than the host has', async () => {
+    const good = await image();
+    const bad: ResolvedImage = { ...good, digest: 'sha256:missing', layers: [join(root, 'no-such-layer')] };
+    await assert.rejects(driver.create(vmSpec('bad1', bad, ['true'])), (e) => isTandemError(e, 'not_found'));
+    await assert.rejects(driver.create(vmSpec('bad2', good, ['true'], { diskBytes: 1024 * 1024 })), (e) =>
+      isTandemError(e, 'invalid_argument'),
+    );
+    await assert.rejects(driver.create(vmSpec('bad3', good, ['true'], { memoryBytes: 2 ** 50 })), (e) =>
+      isTandemError(e, 'insufficient_resources'),
+    );
+    assert.deepEqual(await driver.list(), []);
+    assert.deepEqual(await readdir(join(root, 'vms')).catch(() => []), []);
+    assert.deepEqual(await readdir(join(root, 'images')).catch(() => []), []);
+  });
+});
+
+after(async () => {
+  if (fixture) await rm(fixture.dir, { recursive: true, force: true });
+});
