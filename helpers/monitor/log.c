@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,16 @@ static void log_rotate(struct log *l) {
 
 void log_write(struct log *l, const char *buf, size_t n) {
   if (l->fd < 0) return;
-  if (l->max > 0 && l->size > 0 && l->size + (long long)n > l->max) log_rotate(l);
-  if (write_all(l->fd, buf, n) == 0) l->size += (long long)n;
+  while (l->max > 0 && l->size + (long long)n > l->max) {
+    /* fill the file up to the cap, cutting after the last whole line that fits, then rotate */
+    size_t room = l->size < l->max ? (size_t)(l->max - l->size) : 0;
+    const char *nl = room ? memrchr(buf, '\n', room) : NULL;
+    size_t take = nl ? (size_t)(nl - buf + 1) : room;
+    if (take > 0 && write_all(l->fd, buf, take) == 0) l->size += (long long)take;
+    buf += take;
+    n -= take;
+    log_rotate(l);
+    if (l->size != 0) break; /* rotation failed: append the rest rather than lose it */
+  }
+  if (n > 0 && write_all(l->fd, buf, n) == 0) l->size += (long long)n;
 }

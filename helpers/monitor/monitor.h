@@ -4,9 +4,9 @@
 
 #include <stddef.h>
 
-/* A log file with a size cap: when a write would pass `max` bytes, the file becomes `path.1`
- * (replacing the previous one) and a new file starts, so the log never holds more than
- * about 2 x max bytes. max = 0 means no cap. */
+/* A log file with a size cap: a write that would pass `max` bytes fills the file up to the
+ * last whole line that fits, the file becomes `path.1` (replacing the previous one) and a new
+ * file takes the rest, so neither file exceeds max bytes. max = 0 means no cap. */
 struct log {
   int fd;
   long long size, max;

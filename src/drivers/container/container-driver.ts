@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { TandemError } from '../../base/errors.js';
 import { type Logger, silentLogger } from '../../base/log.js';
 import { run } from '../../base/proc.js';
-import { nowIso, sleep } from '../../base/time.js';
+import { nowIso, sleep, waitFor } from '../../base/time.js';
 import type {
   DriverInfo,
   DriverSpec,
@@ -241,8 +241,7 @@ export class ContainerDriver implements InstanceDriver {
       await this.signalInit(c, state, 'SIGKILL');
       await this.waitEnd(c, 10_000);
     }
-    const mon = parseMonitor(await readOptional(p.monitor));
-    if (mon && (await processStartTime(mon.pid)) === mon.startTime) process.kill(mon.pid, 'SIGKILL');
+    await this.endMonitor(p);
     await this.clearCrunLeftover(id);
     await cg.remove();
     this.watcher.unwatch(id);
@@ -394,6 +393,16 @@ export class ContainerDriver implements InstanceDriver {
       reason: 'failed: the monitor died before recording the exit',
       time: nowIso(),
     });
+  }
+
+  /** Waits briefly for the monitor to finish (it exits right after its record), then kills it. */
+  private async endMonitor(p: InstancePaths): Promise<void> {
+    const mon = parseMonitor(await readOptional(p.monitor));
+    if (!mon) return;
+    const alive = async () => ((await processStartTime(mon.pid)) === mon.startTime ? undefined : true);
+    if (await waitFor(alive, 2000, 5)) return;
+    process.kill(mon.pid, 'SIGKILL');
+    await waitFor(alive, 2000, 5);
   }
 
   /** Removes crun's state of a container whose crun did not clean up (it was killed). */
