@@ -112,6 +112,7 @@ const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]+$/;
 
 /** Runs debootstrap into `dir`, reporting its "I:" lines as steps; kills its process group on abort. */
 function debootstrap(args: string[], onLine: (line: string) => void, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const child = spawn('debootstrap', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const tail: string[] = [];
