@@ -12,7 +12,7 @@
  * - backend-originated changes (a workload exits, is OOM-killed, a guest powers off) are
  *   reported through `onEvent`, not only as replies to calls.
  */
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type { ImageConfig } from './image.js';
 import type { InstanceType, Limits, NetworkMode, PortForward, SecuritySettings, VolumeMount } from './instance.js';
 
@@ -165,6 +165,11 @@ export interface InstanceDriver {
   exec(id: string, req: ExecRequest): Promise<ExecSession>;
   /** The workload's output (stdout and stderr interleaved), optionally following. */
   logs(id: string, opts: LogOptions): AsyncIterable<Buffer>;
+  /**
+   * Attaches to the instance's interactive serial console (vm, sandbox): bytes both ways until
+   * the caller destroys the stream; conflict unless running or paused. Absent: no console.
+   */
+  console?(id: string): Promise<Duplex>;
   /** Subscribes to backend-originated events; returns the unsubscribe function. */
   onEvent(listener: (event: RuntimeEvent) => void): () => void;
   /** Releases the driver's own resources (watchers, sockets); workloads keep running. */
