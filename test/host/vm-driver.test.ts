@@ -251,6 +251,23 @@ describe('vm driver: stop, kill, rm and failed creates', { timeout: 600_000 }, (
     await driver.delete('once', {});
   });
 
+  it("--init system boots the image's own /sbin/init with the agent beside it", async () => {
+    await driver.create(vmSpec('sys', await image(), [], { memoryBytes: 128 * 1024 * 1024 }, 'system'));
+    await driver.start('sys');
+    const s = await driver.exec('sys', {
+      args: ['sh', '-c', 'cat /proc/1/comm; readlink /proc/1/exe'],
+      env: [],
+      tty: false,
+      stdin: false,
+    });
+    assert.deepEqual([(await collect(s)).stdout, await s.exit], ['init\n/bin/busybox\n', 0]);
+    // busybox init does not act on the ACPI power button: stop kills it at the timeout.
+    await driver.stop('sys', { timeoutMs: 1000 });
+    const st = await driver.state('sys');
+    assert.deepEqual([st.status, st.exitCode], ['stopped', 137]);
+    await driver.delete('sys', {});
+  });
+
   it('a failed create leaves nothing: bad image, bad disk size, more memory than the host has', async () => {
     const good = await image();
     const bad: ResolvedImage = { ...good, digest: 'sha256:missing', layers: [join(root, 'no-such-layer')] };

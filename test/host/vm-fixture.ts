@@ -22,6 +22,7 @@ export async function busyboxImage(): Promise<{ image: ResolvedImage; dir: strin
     .split('\n')
     .filter((a) => a && a !== 'busybox');
   for (const a of applets) await symlink('busybox', join(root, 'bin', a));
+  await symlink('/bin/busybox', join(root, 'sbin/init'));
   await writeFile(
     join(root, 'etc/passwd'),
     'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
@@ -42,6 +43,7 @@ export function vmSpec(
   image: ResolvedImage,
   args: readonly string[],
   limits: DriverSpec['limits'] = {},
+  init?: 'system',
 ): DriverSpec {
   return {
     id,
@@ -61,5 +63,6 @@ export function vmSpec(
     network: 'none',
     ports: [],
     volumes: [],
+    ...(init ? { init } : {}),
   };
 }
