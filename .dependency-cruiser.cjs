@@ -39,14 +39,22 @@ module.exports = {
     {
       name: 'implementations-stay-apart',
       comment:
-        'implementations do not import each other; exceptions: the sandbox driver is built on the vm driver (shared QEMU/agent code), and drivers share drivers/common',
+        'implementations do not import each other (the unit is a top-level folder, or a subfolder of drivers/ and stores/); exceptions: the sandbox driver is built on the vm driver (shared QEMU/agent code), drivers share drivers/common, and the conformance suites are shared',
       severity: 'error',
-      from: { path: '^src/(drivers|images|network|stores|scheduler|monitoring|cluster)/([^/]+)', pathNot: '\\.test\\.ts$' },
+      from: { path: '^src/(images|network|scheduler|monitoring|cluster)/', pathNot: '\\.test\\.ts$' },
+      to: { path: IMPL, pathNot: '^src/$1/' },
+    },
+    {
+      name: 'drivers-and-stores-stay-apart',
+      comment: 'each driver and each store is its own unit (see implementations-stay-apart)',
+      severity: 'error',
+      from: { path: '^src/(drivers|stores)/([^/]+)/', pathNot: '\\.test\\.ts$' },
       to: {
         path: IMPL,
         pathNot: [
-          '^src/$1/$2',
+          '^src/$1/$2/',
           '^src/drivers/common/',
+          '^src/drivers/vm/',
           '^src/drivers/conformance\\.ts$',
           '^src/stores/conformance\\.ts$',
         ],

@@ -3,7 +3,12 @@ import Type, { type Static } from 'typebox';
 import type { ErrorKind } from '../base/errors.js';
 import { NAME_PATTERN } from '../base/ids.js';
 
-export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'instance name' });
+export const Name = Type.String({
+  pattern: NAME_PATTERN,
+  minLength: 1,
+  maxLength: 63,
+  description: 'instance name',
+});
 
 export const ErrorBody = Type.Object({
   error: Type.Object({

@@ -38,7 +38,11 @@ export const VolumeInput = Type.Object(
   { additionalProperties: false },
 );
 
-export const InstanceType = Type.Union([Type.Literal('container'), Type.Literal('vm'), Type.Literal('sandbox')]);
+export const InstanceType = Type.Union([
+  Type.Literal('container'),
+  Type.Literal('vm'),
+  Type.Literal('sandbox'),
+]);
 export const InstanceStatus = Type.Union([
   Type.Literal('created'),
   Type.Literal('starting'),
@@ -72,7 +76,9 @@ export const CreateInstanceRequest = Type.Object(
     privileged: Type.Optional(Type.Boolean()),
     readOnly: Type.Optional(Type.Boolean()),
     userns: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('host')])),
-    restart: Type.Optional(Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always')])),
+    restart: Type.Optional(
+      Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always')]),
+    ),
     init: Type.Optional(Type.Literal('system')),
     autoRemove: Type.Optional(Type.Boolean({ description: 'delete the instance when its workload ends' })),
     node: Type.Optional(Type.String()),
@@ -123,7 +129,9 @@ export const Instance = Type.Object({
   }),
   addresses: Type.Array(Type.String()),
   ports: Type.Array(Type.Object({ hostPort: Type.Integer(), port: Type.Integer(), protocol: Type.String() })),
-  volumes: Type.Array(Type.Object({ source: Type.String(), target: Type.String(), readOnly: Type.Boolean() })),
+  volumes: Type.Array(
+    Type.Object({ source: Type.String(), target: Type.String(), readOnly: Type.Boolean() }),
+  ),
   security: Type.Object({
     capAdd: Type.Array(Type.String()),
     capDrop: Type.Array(Type.String()),
@@ -154,7 +162,11 @@ export const ExecRequest = Type.Object(
 );
 export type ExecRequest = Static<typeof ExecRequest>;
 
-export const ExecResult = Type.Object({ exitCode: Type.Integer(), stdout: Type.String(), stderr: Type.String() });
+export const ExecResult = Type.Object({
+  exitCode: Type.Integer(),
+  stdout: Type.String(),
+  stderr: Type.String(),
+});
 export type ExecResult = Static<typeof ExecResult>;
 
 export const LogsQuery = Type.Object({

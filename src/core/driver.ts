@@ -14,7 +14,14 @@
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { ImageConfig } from './image.js';
-import type { InstanceType, Limits, NetworkMode, PortForward, SecuritySettings, VolumeMount } from './instance.js';
+import type {
+  InstanceType,
+  Limits,
+  NetworkMode,
+  PortForward,
+  SecuritySettings,
+  VolumeMount,
+} from './instance.js';
 
 export interface DriverInfo {
   type: InstanceType;

@@ -6,7 +6,15 @@
 export const INSTANCE_TYPES = ['container', 'vm', 'sandbox'] as const;
 export type InstanceType = (typeof INSTANCE_TYPES)[number];
 
-export const INSTANCE_STATUSES = ['created', 'starting', 'running', 'paused', 'stopping', 'stopped', 'error'] as const;
+export const INSTANCE_STATUSES = [
+  'created',
+  'starting',
+  'running',
+  'paused',
+  'stopping',
+  'stopped',
+  'error',
+] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
 export type RestartPolicy = 'no' | 'on-failure' | 'always';

@@ -8,7 +8,17 @@
 import { TandemError } from '../base/errors.js';
 import type { InstanceStatus } from './instance.js';
 
-export const ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume', 'kill', 'delete', 'exec', 'update'] as const;
+export const ACTIONS = [
+  'start',
+  'stop',
+  'restart',
+  'pause',
+  'resume',
+  'kill',
+  'delete',
+  'exec',
+  'update',
+] as const;
 export type Action = (typeof ACTIONS)[number];
 
 export interface Transition {
@@ -25,9 +35,14 @@ export interface Transition {
 export const TRANSITIONS: Record<Action, Transition> = {
   start: { from: ['created', 'stopped', 'error'], noop: ['running'], during: 'starting', to: 'running' },
   stop: { from: ['running', 'paused'], noop: ['stopped', 'created'], during: 'stopping', to: 'stopped' },
-  restart: { from: ['running', 'paused', 'stopped', 'created', 'error'], noop: [], during: 'stopping', to: 'running' },
-  pause: { from: ['running'], noop: ['paused'], to: 'paused' },
-  resume: { from: ['paused'], noop: ['running'], to: 'running' },
+  restart: {
+    from: ['running', 'paused', 'stopped', 'created', 'error'],
+    noop: [],
+    during: 'stopping',
+    to: 'running',
+  },
+  pause: { from: ['running'], noop: [], to: 'paused' },
+  resume: { from: ['paused'], noop: [], to: 'running' },
   kill: { from: ['running', 'paused'], noop: [], to: undefined },
   delete: { from: ['created', 'stopped', 'error'], noop: [], to: undefined },
   exec: { from: ['running'], noop: [], to: undefined },
@@ -43,7 +58,12 @@ export type Check = 'run' | 'noop';
  * Decides whether `action` may run on an instance in `status`: 'run', 'noop', or throws
  * conflict with a message naming the instance, the action and the status.
  */
-export function checkAction(name: string, action: Action, status: InstanceStatus, opts: { force?: boolean } = {}): Check {
+export function checkAction(
+  name: string,
+  action: Action,
+  status: InstanceStatus,
+  opts: { force?: boolean } = {},
+): Check {
   const t = TRANSITIONS[action];
   if (t.from.includes(status)) return 'run';
   if (t.noop.includes(status)) return 'noop';

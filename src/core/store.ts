@@ -5,7 +5,16 @@
  * conformance suite (stores/conformance.ts) runs against both.
  */
 
-export const COLLECTIONS = ['instances', 'images', 'layers', 'operations', 'nodes', 'networks', 'volumes', 'leases'] as const;
+export const COLLECTIONS = [
+  'instances',
+  'images',
+  'layers',
+  'operations',
+  'nodes',
+  'networks',
+  'volumes',
+  'leases',
+] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 
 export type Mutation =

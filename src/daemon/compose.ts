@@ -13,6 +13,7 @@ import type { InstanceType } from '../core/instance.js';
 import type { Store } from '../core/store.js';
 import { FakeDriver } from '../drivers/fake/fake-driver.js';
 import { FakeImageStore } from '../drivers/fake/fake-image-store.js';
+import { LocalImageStore } from '../images/image-store.js';
 import { SqliteStore } from '../stores/sqlite/sqlite-store.js';
 
 export interface ComposeOptions {
@@ -21,6 +22,8 @@ export interface ComposeOptions {
   store: 'sqlite' | 'etcd';
   etcd?: string;
   logger: Logger;
+  /** True when an instance uses the image (removal is then a conflict). */
+  imageInUse: (name: string) => Promise<boolean>;
   /** Fake world only: delays per driver call, to make races observable in tests. */
   fakeDelays?: Record<string, number>;
 }
@@ -43,7 +46,14 @@ export async function compose(opts: ComposeOptions): Promise<Composition> {
     }
     return { store, drivers, images: new FakeImageStore(), storeName: 'sqlite' };
   }
-  return { store, drivers, images: new FakeImageStore([]), storeName: 'sqlite' };
+  const images = new LocalImageStore({
+    root: join(opts.stateDir, 'images'),
+    store,
+    logger: opts.logger,
+    inUse: opts.imageInUse,
+  });
+  await images.recover();
+  return { store, drivers, images, storeName: 'sqlite' };
 }
 
 function openStore(opts: ComposeOptions): Store {

@@ -67,6 +67,7 @@ export class Daemon {
   private static async startLocked(opts: DaemonOptions, lock: StateLock): Promise<Daemon> {
     const log = opts.logger;
     const token = opts.tokenFile ? readToken(opts.tokenFile) : undefined;
+    let records: InstanceRecords | undefined;
     const parts = await compose({
       stateDir: opts.stateDir,
       drivers: opts.drivers ?? 'real',
@@ -74,14 +75,15 @@ export class Daemon {
       etcd: opts.etcd,
       logger: log,
       fakeDelays: opts.fakeDelays,
+      imageInUse: async (name) => (await records?.list())?.some((i) => i.config.image === name) ?? true,
     });
     const node = opts.node ?? 'local';
     const events = new EventBus();
     const ops = new Operations(events);
     const drivers = new Map<Driver['info']['type'], Driver>();
     for (const [type, driver] of parts.drivers) drivers.set(type, { driver, info: await driver.probe() });
-    const records = new InstanceRecords(parts.store);
-    const nodes = () => localNodes(node, opts.stateDir, records);
+    records = new InstanceRecords(parts.store);
+    const nodes = () => localNodes(node, opts.stateDir, records!);
     const svc = new InstanceService({
       records,
       events,

@@ -91,7 +91,7 @@ export class InstanceRuntime {
     this.later(delay, () =>
       this.svc.lock.run(inst.name, async () => {
         const cur = await this.svc.deps.records.find(inst.name);
-        if (!cur || cur.status !== 'stopped' || !wantsRestart(cur) || this.closed) return;
+        if (cur?.status !== 'stopped' || !wantsRestart(cur) || this.closed) return;
         await this.svc.deps.records.patch(inst.name, { restartCount: cur.restartCount + 1 });
         await this.svc
           .startNow(inst.name)

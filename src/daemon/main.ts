@@ -2,7 +2,7 @@
  * `tandem daemon`: parses the daemon's flags, starts it, and stops it cleanly on SIGTERM or
  * SIGINT (workloads keep running). Exit status 2 for bad flags, 1 when it cannot start.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isTandemError } from '../base/errors.js';
 import { createLogger } from '../base/log.js';
 import { Daemon } from './daemon.js';
@@ -10,7 +10,7 @@ import { Daemon } from './daemon.js';
 function hostPort(v: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(v);
   const port = Number(m?.[2]);
-  if (!m || !m[1] || port > 65535) throw new InvalidArgumentError('expected HOST:PORT');
+  if (!m?.[1] || port > 65535) throw new InvalidArgumentError('expected HOST:PORT');
   return { host: m[1].replace(/^\[|\]$/g, ''), port };
 }
 
@@ -25,6 +25,11 @@ const program = new Command('tandem daemon')
   .option('--node <name>', 'this node\u2019s name', 'local')
   .option('--drivers <kind>', 'real, or fake for the in-memory test world', 'real')
   .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+  .addOption(
+    new Option('--event-buffer <bytes>', 'bytes a slow event client may lag before it is cut off')
+      .default('1048576')
+      .hideHelp(),
+  )
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
   .allowExcessArguments(false);
@@ -52,6 +57,7 @@ try {
     etcd: o.etcd,
     node: o.node,
     drivers: o.drivers,
+    eventBufferBytes: Number(o.eventBuffer),
     logger,
   });
   let stopping = false;

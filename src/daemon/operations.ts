@@ -11,13 +11,17 @@ import type { EventBus } from '../core/events.js';
 import type { Operation } from '../core/operation.js';
 
 export type Progress = NonNullable<Operation['progress']>;
-export type OperationBody = (progress: (p: Progress) => void) => Promise<Record<string, unknown> | undefined>;
+export type OperationBody = (
+  progress: (p: Progress) => void,
+  signal: AbortSignal,
+) => Promise<Record<string, unknown> | undefined>;
 
 const KEEP_FINISHED = 1000;
 
 export class Operations {
   private readonly ops = new Map<string, Operation>();
   private readonly done = new Map<string, Promise<void>>();
+  private readonly aborts = new Map<string, AbortController>();
   private readonly finishedOrder: string[] = [];
   private inFlight = 0;
   private failed = 0;
@@ -35,7 +39,9 @@ export class Operations {
       op.progress = p;
       op.updatedAt = nowIso();
     };
-    const finished = body(progress).then(
+    const abort = new AbortController();
+    this.aborts.set(op.id, abort);
+    const finished = body(progress, abort.signal).then(
       (result) => {
         op.status = 'success';
         if (result) op.result = result;
@@ -98,8 +104,22 @@ export class Operations {
     });
   }
 
+  /** Asks a running operation to stop (its body sees the abort signal); false when it is not running. */
+  cancel(id: string): boolean {
+    const abort = this.aborts.get(id);
+    if (!abort) return false;
+    abort.abort(new Error('cancelled'));
+    return true;
+  }
+
+  /** Cancels every running operation (daemon shutdown). */
+  cancelAll(): void {
+    for (const a of this.aborts.values()) a.abort(new Error('cancelled'));
+  }
+
   private retire(id: string): void {
     this.done.delete(id);
+    this.aborts.delete(id);
     this.finishedOrder.push(id);
     while (this.finishedOrder.length > KEEP_FINISHED) this.ops.delete(this.finishedOrder.shift()!);
   }

@@ -7,7 +7,7 @@
 import { EventsQuery } from '../../api/system.js';
 import type { TandemEvent } from '../../core/events.js';
 import type { DaemonContext } from '../context.js';
-import type { App } from './server.js';
+import type { App } from './app.js';
 
 const HEARTBEAT_MS = 15_000;
 

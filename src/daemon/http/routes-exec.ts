@@ -14,8 +14,8 @@ import { ExecRequest, ExecResult } from '../../api/instances.js';
 import { asTandemError, TandemError } from '../../base/errors.js';
 import type { ExecRequest as DriverExec, ExecSession } from '../../core/driver.js';
 import type { DaemonContext } from '../context.js';
+import type { App } from './app.js';
 import { errorReply } from './errors.js';
-import type { App } from './server.js';
 
 const NameParam = Type.Object({ name: Name });
 const checkExec = Compile(ExecRequest);
@@ -55,12 +55,26 @@ export function registerExecRoutes(app: App, ctx: DaemonContext): void {
 
   app.get('/v1/instances/:name/exec', { websocket: true, schema: { params: NameParam } }, (socket, req) => {
     const name = (req.params as { name: string }).name;
-    socket.once('message', (data: Buffer) => {
-      void startSession(socket, name, data).catch((err) => fail(socket, err));
-    });
+    // Frames that arrive while the session starts are queued, never lost.
+    const queued: Buffer[] = [];
+    let first: Buffer | undefined;
+    const onMessage = (data: Buffer) => {
+      if (first) queued.push(data);
+      else {
+        first = data;
+        startSession(name, data).then(
+          (session) => {
+            socket.off('message', onMessage);
+            pump(socket, session, queued);
+          },
+          (err) => fail(socket, err),
+        );
+      }
+    };
+    socket.on('message', onMessage);
   });
 
-  async function startSession(socket: WebSocket, name: string, first: Buffer): Promise<void> {
+  async function startSession(name: string, first: Buffer): Promise<ExecSession> {
     let body: unknown;
     try {
       body = JSON.parse(first.toString());
@@ -74,23 +88,24 @@ export function registerExecRoutes(app: App, ctx: DaemonContext): void {
         `invalid exec request: ${why?.instancePath ?? ''} ${why?.message ?? ''}`,
       );
     }
-    const session = await ctx.svc.exec(name, toDriver(body));
-    pump(socket, session);
+    return ctx.svc.exec(name, toDriver(body));
   }
 }
 
-function pump(socket: WebSocket, s: ExecSession): void {
+function pump(socket: WebSocket, s: ExecSession, queued: Buffer[]): void {
   const forward = (channel: 1 | 2) => (chunk: Buffer) => {
     if (socket.readyState === socket.OPEN) socket.send(encodeFrame(channel, chunk));
   };
   s.stdout.on('data', forward(CHANNEL.stdout));
   s.stderr.on('data', forward(CHANNEL.stderr));
-  socket.on('message', (data: Buffer) => {
+  const onFrame = (data: Buffer) => {
     const f = decodeFrame(data);
     if (!f) return;
     if (f.channel === CHANNEL.stdin) s.stdin?.write(f.payload);
     else if (f.channel === CHANNEL.control) control(s, JSON.parse(f.payload.toString()) as ClientControl);
-  });
+  };
+  for (const data of queued) onFrame(data);
+  socket.on('message', onFrame);
   socket.on('close', () => {
     s.stdin?.end();
   });

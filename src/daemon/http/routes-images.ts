@@ -13,7 +13,7 @@ import { Image, ImportImageRequest } from '../../api/images.js';
 import { TandemError } from '../../base/errors.js';
 import { newId } from '../../base/ids.js';
 import type { DaemonContext } from '../context.js';
-import type { App } from './server.js';
+import type { App } from './app.js';
 
 const NameParam = Type.Object({ name: Name });
 
@@ -67,9 +67,9 @@ export function registerImageRoutes(app: App, ctx: DaemonContext): void {
       await mkdir(dir, { recursive: true });
       const file = join(dir, 'upload');
       await pipeline(req.body as NodeJS.ReadableStream, createWriteStream(file));
-      const op = ops.start('image.import', name, async (progress) => {
+      const op = ops.start('image.import', name, async (progress, signal) => {
         try {
-          const image = await images.import(name, file, { onProgress: progress });
+          const image = await images.import(name, file, { onProgress: progress, signal });
           ctx.events.publish({ type: 'image', action: 'imported', message: image.name });
           return { name: image.name, digest: image.digest };
         } finally {
@@ -82,15 +82,6 @@ export function registerImageRoutes(app: App, ctx: DaemonContext): void {
 
   app.delete('/v1/images/:name', { schema: { params: NameParam } }, async (req, reply) => {
     const name = req.params.name;
-    const users = (await ctx.svc.deps.records.list())
-      .filter((i) => i.config.image === name)
-      .map((i) => i.name);
-    if (users.length > 0) {
-      throw new TandemError(
-        'conflict',
-        `image "${name}" is used by instance${users.length > 1 ? 's' : ''} ${users.map((u) => `"${u}"`).join(', ')}`,
-      );
-    }
     await images.remove(name);
     ctx.events.publish({ type: 'image', action: 'removed', message: name });
     return reply.status(200).send({});

@@ -13,7 +13,7 @@ import { TandemError } from '../../base/errors.js';
 import type { Operation as CoreOperation } from '../../core/operation.js';
 import type { DaemonContext } from '../context.js';
 import { toWire } from '../instance-view.js';
-import type { App } from './server.js';
+import type { App } from './app.js';
 
 const NameParam = Type.Object({ name: Name });
 const accepted = { 202: Operation };
@@ -100,6 +100,7 @@ export function registerInstanceRoutes(app: App, ctx: DaemonContext): void {
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-cache' });
+      res.flushHeaders();
       res.on('close', () => abort.abort());
       try {
         for await (const chunk of chunks) {
@@ -126,6 +127,14 @@ export function registerInstanceRoutes(app: App, ctx: DaemonContext): void {
       return op;
     },
   );
+
+  app.delete('/v1/operations/:id', { schema: { params: IdParams } }, async (req) => {
+    if (!ctx.ops.get(req.params.id))
+      throw new TandemError('not_found', `operation "${req.params.id}" not found`);
+    if (!ctx.ops.cancel(req.params.id))
+      throw new TandemError('conflict', `operation "${req.params.id}" has ended`);
+    return {};
+  });
 
   app.get(
     '/v1/operations/:id/wait',

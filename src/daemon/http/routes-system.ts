@@ -2,7 +2,7 @@
 import Type from 'typebox';
 import { DaemonInfo, Node } from '../../api/system.js';
 import type { DaemonContext } from '../context.js';
-import type { App } from './server.js';
+import type { App } from './app.js';
 
 export function registerSystemRoutes(app: App, ctx: DaemonContext): void {
   app.get('/v1', { schema: { response: { 200: DaemonInfo } } }, async () => ctx.info());

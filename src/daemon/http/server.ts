@@ -10,30 +10,19 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type RawReplyDefaultExpression,
-  type RawRequestDefaultExpression,
-  type RawServerDefault,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Logger } from '../../base/log.js';
 import type { DaemonContext } from '../context.js';
+import type { App } from './app.js';
 import { installErrorHandlers } from './errors.js';
 import { registerEventRoutes } from './routes-events.js';
 import { registerExecRoutes } from './routes-exec.js';
 import { registerImageRoutes } from './routes-images.js';
 import { registerInstanceRoutes } from './routes-instances.js';
+import { registerPendingRoutes } from './routes-pending.js';
 import { registerSystemRoutes } from './routes-system.js';
 
-export type App = FastifyInstance<
-  RawServerDefault,
-  RawRequestDefaultExpression,
-  RawReplyDefaultExpression,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
+export type { App };
 
 interface RemoteRequest extends IncomingMessage {
   tandemRemote?: boolean;
@@ -67,6 +56,7 @@ export async function buildApp(ctx: DaemonContext, logger: Logger, token?: strin
   registerEventRoutes(app, ctx);
   registerImageRoutes(app, ctx);
   registerSystemRoutes(app, ctx);
+  registerPendingRoutes(app);
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -64,13 +64,12 @@ export class FakeDriver implements InstanceDriver {
   constructor(private readonly opts: FakeDriverOptions) {
     this.type = opts.type ?? 'container';
     const key = `${opts.root}\u0000${this.type}`;
-    let reg = registries.get(key);
-    if (!reg) {
-      reg = { instances: new Map(), listeners: new Set() };
-      registries.set(key, reg);
-      this.load(reg.instances);
+    const known = registries.get(key);
+    this.reg = known ?? { instances: new Map(), listeners: new Set() };
+    if (!known) {
+      registries.set(key, this.reg);
+      this.load(this.reg.instances);
     }
-    this.reg = reg;
   }
 
   async probe(): Promise<DriverInfo> {

@@ -154,6 +154,8 @@ export class FakeShell {
         this.io.stdout(`${this.cwd}\n`);
         return 0;
       case 'true':
+      case 'sh':
+      case '/bin/sh':
         return 0;
       case 'false':
         return 1;

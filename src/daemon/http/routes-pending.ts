@@ -1,0 +1,33 @@
+/**
+ * Endpoints whose capability has not landed: they exist (so clients get a clear answer) and
+ * refuse with not_supported, never pretending to work. Each moves to its own routes file when
+ * its issue lands.
+ */
+import { TandemError } from '../../base/errors.js';
+import type { App } from './app.js';
+
+const refuse = (what: string) => async () => {
+  throw new TandemError('not_supported', `${what} is not supported yet`);
+};
+
+export function registerPendingRoutes(app: App): void {
+  app.post('/v1/instances/:name/isolate', refuse('changing isolation (isolate)'));
+  app.get('/v1/instances/:name/console', { websocket: true }, (socket) => {
+    socket.send(
+      Buffer.concat([
+        Buffer.from([3]),
+        Buffer.from(
+          JSON.stringify({
+            error: { code: 'not_supported', message: 'the serial console is not supported yet' },
+          }),
+        ),
+      ]),
+    );
+    socket.close(1000);
+  });
+  for (const kind of ['volumes', 'networks']) {
+    app.get(`/v1/${kind}`, refuse(kind));
+    app.post(`/v1/${kind}`, refuse(kind));
+    app.delete(`/v1/${kind}/:name`, refuse(kind));
+  }
+}

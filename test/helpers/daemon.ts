@@ -1,0 +1,199 @@
+/**
+ * Test harness: a real `tandem daemon` process on its own temp state dir and socket, and a way
+ * to run the real CLI against it. Each test file starts its own daemon and stops it (by PID)
+ * at the end, removing the state dir.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const BIN = join(ROOT, 'bin/tandem');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface DaemonOptions {
+  drivers?: 'fake' | 'real';
+  tcp?: boolean;
+  args?: string[];
+  /** Reuse a state dir (restart cases). */
+  dir?: string;
+}
+
+export class TestDaemon {
+  proc: ChildProcess | undefined;
+  readonly dir: string;
+  readonly socket: string;
+  readonly token = 'test-token-0123456789abcdef';
+  port = 0;
+  log = '';
+
+  constructor(private readonly opts: DaemonOptions = {}) {
+    this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'tandem-test-'));
+    this.socket = join(this.dir, 'tandem.sock');
+  }
+
+  /** Starts the daemon process and resolves once its socket answers. */
+  async start(): Promise<this> {
+    const args = [
+      BIN,
+      'daemon',
+      '--state-dir',
+      this.dir,
+      '--socket',
+      this.socket,
+      '--drivers',
+      this.opts.drivers ?? 'fake',
+    ];
+    if (this.opts.tcp) {
+      writeFileSync(join(this.dir, 'token'), this.token);
+      this.port = this.port || 20000 + Math.floor(Math.random() * 20000);
+      args.push('--listen', `127.0.0.1:${this.port}`, '--token-file', join(this.dir, 'token'));
+    }
+    args.push('--log-level', 'warn', ...(this.opts.args ?? []));
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = proc;
+    proc.stderr!.on('data', (b: Buffer) => {
+      this.log += b.toString();
+    });
+    const deadline = Date.now() + 30_000;
+    while (!(await canConnect(this.socket))) {
+      if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${this.log}`);
+      if (Date.now() > deadline) throw new Error(`daemon did not start: ${this.log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return this;
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, TANDEM_SOCKET: this.socket, TANDEM_URL: '', TANDEM_TOKEN: '' };
+  }
+
+  /** Runs the real CLI against this daemon. */
+  cli(
+    args: string[],
+    opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  ): Promise<CliResult> {
+    return runCli(args, { ...opts, env: opts.env ?? this.env });
+  }
+
+  /** A JSON request on the unix socket (or TCP with `tcp`). */
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { tcp?: boolean; token?: string; raw?: string } = {},
+  ) {
+    return httpJson(
+      method,
+      path,
+      body,
+      opts.tcp ? { port: this.port, token: opts.token } : { socket: this.socket },
+      opts.raw,
+    );
+  }
+
+  /** Sends `signal` and waits for the process to exit; returns its exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    p.kill(signal);
+    return exited;
+  }
+
+  /** Stops the daemon (SIGKILL if it does not stop) and removes the state dir. */
+  async cleanup(): Promise<void> {
+    const p = this.proc;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+      await this.stop('SIGTERM');
+      clearTimeout(t);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function runCli(
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const t = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    p.stdout.on('data', (b: Buffer) => (stdout += b));
+    p.stderr.on('data', (b: Buffer) => (stderr += b));
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      clearTimeout(t);
+      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+    p.stdin.end(opts.input ?? '');
+  });
+}
+
+export function canConnect(socket: string): Promise<boolean> {
+  return new Promise((r) => {
+    const s = connect(socket);
+    s.once('connect', () => {
+      s.destroy();
+      r(true);
+    });
+    s.once('error', () => r(false));
+  });
+}
+
+export interface JsonResponse {
+  status: number;
+  body: any;
+}
+
+export function httpJson(
+  method: string,
+  path: string,
+  body: unknown,
+  where: { socket?: string; port?: number; token?: string },
+  raw?: string,
+): Promise<JsonResponse> {
+  return new Promise((resolvePromise, reject) => {
+    const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
+    const headers: Record<string, string> = {};
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    if (where.token) headers.authorization = `Bearer ${where.token}`;
+    const req = request(
+      where.socket
+        ? { socketPath: where.socket, path, method, headers }
+        : { host: '127.0.0.1', port: where.port, path, method, headers },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          let parsed: unknown = text;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {}
+          resolvePromise({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Waits for an operation through the API and returns its final form. */
+export async function waitOp(d: TestDaemon, op: { id: string }): Promise<any> {
+  for (;;) {
+    const r = await d.api('GET', `/v1/operations/${op.id}/wait?timeout=30`);
+    if (r.body.status !== 'running') return r.body;
+  }
+}
