@@ -28,6 +28,8 @@ export interface BatchOptions {
   seed?: number;
   /** Compute the lower bound for `ffd` too (default true; `milp` always does). */
   lowerBound?: boolean;
+  /** How long past the time limit to wait for the worker before falling back (default 3000 ms). */
+  graceMs?: number;
 }
 
 /** How the placement was obtained. */
@@ -93,7 +95,12 @@ export async function placeBatch(
       boundOnly: policy !== 'milp',
     };
     try {
-      const res = await solveInWorker(problem, greedy, solverOptions, budget * 1000 + WORKER_GRACE_MS);
+      const res = await solveInWorker(
+        problem,
+        greedy,
+        solverOptions,
+        budget * 1000 + (options.graceMs ?? WORKER_GRACE_MS),
+      );
       bound = res;
       const { assignment: solved, lowerBound: _lb, lowerBoundMethod: _m, ...solver } = res;
       details.solver = solver;

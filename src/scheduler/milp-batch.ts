@@ -18,7 +18,7 @@ import { PackingState } from './packing-state.js';
 import { routeAndPack } from './route-pack.js';
 
 /** Above this many item×node pairs the whole model is not handed to the solver. */
-export const FULL_MODEL_VARIABLES = 6000;
+export const FULL_MODEL_VARIABLES = 1200;
 
 /** Options of one batch solve. */
 export interface MilpOptions {
