@@ -26,6 +26,19 @@
 extern char **environ;
 
 /* Loads /lib/modules/GROUP.order (one .ko per line, dependencies first); 0 when all loaded. */
+static int debug_modules;
+
+/* True when /proc/cpuinfo lists `flag` (TCG's default CPU lacks e.g. sse4_2). */
+static int cpu_has(const char *flag) {
+  char *info = read_file("/proc/cpuinfo", NULL);
+  char pat[64];
+  snprintf(pat, sizeof pat, " %s", flag);
+  char *hit = info ? strstr(info, pat) : NULL;
+  int yes = hit && (hit[strlen(pat)] == ' ' || hit[strlen(pat)] == '\n');
+  free(info);
+  return yes;
+}
+
 int load_module_group(const char *group) {
   char path[256];
   snprintf(path, sizeof path, "/lib/modules/%s.order", group);
@@ -33,14 +46,22 @@ int load_module_group(const char *group) {
   if (!list) return -1;
   int rc = 0;
   char *save = NULL;
+  static char loaded[4096] = "\n";
   for (char *m = strtok_r(list, "\n", &save); m; m = strtok_r(NULL, "\n", &save)) {
+    char key[128];
+    snprintf(key, sizeof key, "\n%s\n", m);
+    if (strstr(loaded, key)) continue; /* finit_module reads a whole module before EEXIST */
+    if (strlen(loaded) + strlen(m) + 2 < sizeof loaded) strcat(strcat(loaded, m), "\n");
+    if (!strcmp(m, "crc32c-intel.ko") && !cpu_has("sse4_2")) continue;
     snprintf(path, sizeof path, "/lib/modules/%s", m);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue; /* already freed after the switch, or absent */
+    double t0 = debug_modules ? uptime_s() : 0;
     if (syscall(SYS_finit_module, fd, "", 0) && errno != EEXIST && errno != ENODEV) {
       logmsg("loading %s: %s", m, strerror(errno));
       rc = -1;
     }
+    if (debug_modules) logmsg("module %s: %.0f ms", m, (uptime_s() - t0) * 1000);
     close(fd);
   }
   free(list);
@@ -48,6 +69,7 @@ int load_module_group(const char *group) {
 }
 
 static void load_modules(const struct config *c) {
+  debug_modules = c->debug > 1;
   DIR *pci = opendir("/sys/bus/pci/devices");
   struct dirent *e;
   int has_pci = 0;
