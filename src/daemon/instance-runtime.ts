@@ -28,7 +28,9 @@ export class InstanceRuntime {
     const offs = [...this.svc.deps.drivers.values()].map(({ driver }) =>
       driver.onEvent((e) => this.onEvent(e)),
     );
-    return () => offs.forEach((off) => off());
+    return () => {
+      for (const off of offs) off();
+    };
   }
 
   private onEvent(ev: RuntimeEvent): void {

@@ -57,14 +57,15 @@ export class TestDaemon {
       this.port = this.port || 20000 + Math.floor(Math.random() * 20000);
       args.push('--listen', `127.0.0.1:${this.port}`, '--token-file', join(this.dir, 'token'));
     }
-    args.push('--log-level', 'warn', ...(this.opts.args ?? []));
+    args.push('--log-level', 'info', ...(this.opts.args ?? []));
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = proc;
     proc.stderr!.on('data', (b: Buffer) => {
       this.log += b.toString();
     });
     const deadline = Date.now() + 30_000;
-    while (!(await canConnect(this.socket))) {
+    // Ready means this process said so: another daemon's socket may answer at the same path.
+    while (!this.log.includes('tandem daemon ready') || !(await canConnect(this.socket))) {
       if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${this.log}`);
       if (Date.now() > deadline) throw new Error(`daemon did not start: ${this.log}`);
       await new Promise((r) => setTimeout(r, 50));
