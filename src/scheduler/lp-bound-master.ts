@@ -11,7 +11,7 @@ import { dualValue, initialPrices, type LowerBound, type LpShape, lpShape } from
 
 const MU_MAX = 4;
 const SMOOTHING = 0.5;
-const BUCKETS = 128;
+const BUCKETS = 64;
 
 /** Options of the bound computation. */
 export interface BoundOptions {
@@ -100,18 +100,34 @@ class Master {
       const base = ((t % this.buckets) * C + c) * R;
       for (let r = 0; r < R; r++) w[base + r]! += s.typeCount[t]! * s.coef[e * R + r]!;
     }
+    const starts = [0];
+    const indices: number[] = [];
+    const values: number[] = [];
     for (let b = 0; b < this.buckets; b++) {
-      const indices = [C * R + C + b];
-      const values = [1];
+      indices.push(C * R + C + b);
+      values.push(1);
       for (let q = 0; q < C * R; q++) {
         const v = w[b * C * R + q]!;
         if (v === 0) continue;
         indices.push(q);
         values.push(-v);
       }
-      this.model.addRow(-this.highs.infinity, 0, { indices, values });
+      starts.push(indices.length);
       this.cuts.push({ bucket: b, choice });
     }
+    const n = this.buckets;
+    this.model.addRows({
+      lower: new Float64Array(n).fill(-this.highs.infinity),
+      upper: new Float64Array(n),
+      matrix: {
+        format: 'csr',
+        numRows: n,
+        numCols: C * R + C + n,
+        starts: Int32Array.from(starts),
+        indices: Int32Array.from(indices),
+        values: Float64Array.from(values),
+      },
+    });
   }
 
   /** Solves the master; returns its value (with the constant) and prices, or null on failure. */
@@ -183,6 +199,7 @@ export function solveLowerBound(highs: Highs, p: BatchProblem, options: BoundOpt
   let masterValue: number | null = null;
   let z: Float64Array | null = null;
   let converged = false;
+  let lastDual: Float64Array | null = null;
   try {
     master.addCuts(choice.slice());
     while (iterations < (options.maxIterations ?? 200) && elapsed() < options.timeLimitSeconds) {
@@ -190,7 +207,7 @@ export function solveLowerBound(highs: Highs, p: BatchProblem, options: BoundOpt
       const m = master.solve(options.timeLimitSeconds - elapsed());
       if (!m) break;
       masterValue = m.value;
-      if (options.wantPrimal) z = recoverPrimal(s, master.cuts, m.rowDual, buckets);
+      lastDual = m.rowDual;
       converged = m.value - bestValue <= tol * Math.max(1, bestValue);
       if (!options.wantPrimal) converged ||= Math.ceil(m.value - 1e-6) <= Math.ceil(bestValue - 1e-6);
       if (converged) break;
@@ -209,6 +226,7 @@ export function solveLowerBound(highs: Highs, p: BatchProblem, options: BoundOpt
         }
       }
     }
+    if (options.wantPrimal && lastDual) z = recoverPrimal(s, master.cuts, lastDual, buckets);
   } finally {
     master.dispose();
   }

@@ -68,7 +68,7 @@ function fromAssignment(p: BatchProblem, assignment: Int32Array): PackingState {
 export function solveBatch(highs: Highs, p: BatchProblem, greedy: Int32Array, opts: MilpOptions): MilpResult {
   const seconds = Math.max(0.05, (opts.deadlineEpochMs - Date.now()) / 1000);
   const deadline = performance.now() + seconds * 1000;
-  const boundBudget = opts.boundOnly ? seconds : seconds * 0.4;
+  const boundBudget = opts.boundOnly ? seconds : seconds * 0.6;
   const bound = solveLowerBound(highs, p, { timeLimitSeconds: boundBudget, wantPrimal: !opts.boundOnly });
   let lowerBound = bound.value !== null && bound.value <= p.nodeCount ? bound.value : null;
   let method: string | null = lowerBound === null ? null : 'lp-relaxation';
@@ -113,8 +113,16 @@ export function solveBatch(highs: Highs, p: BatchProblem, greedy: Int32Array, op
       for (const [k, j] of res.assignment) if (j >= 0) next.add(k, j);
       if (!better(state, next)) state = next;
     }
+    // The dual bound bounds nodes + penalty × unplaced; for placements that leave nothing out
+    // that is the number of nodes, so it is a bound on nodes used only when everything fits.
     const proven = Math.ceil(res.dualBound - 1e-6);
-    if (Number.isFinite(proven) && proven <= p.nodeCount && (lowerBound === null || proven > lowerBound)) {
+    const complete = state.unplaced() === 0;
+    if (
+      complete &&
+      Number.isFinite(proven) &&
+      proven <= p.nodeCount &&
+      (lowerBound === null || proven > lowerBound)
+    ) {
       lowerBound = proven;
       method = 'milp-dual-bound';
     }
