@@ -13,6 +13,8 @@ export interface SessionOptions {
   request: unknown;
   stdin: boolean;
   tty: boolean;
+  /** Ctrl-] in the input ends the session with status 0 (console). */
+  detachable?: boolean;
 }
 
 /** Runs a session and resolves with its exit status; rejects with the daemon's error. */
@@ -31,7 +33,8 @@ export function runSession(client: Client, o: SessionOptions): Promise<number> {
     };
     ws.on('open', () => {
       ws.send(JSON.stringify(o.request));
-      if (o.stdin) forwardStdin(ws);
+      if (o.stdin)
+        forwardStdin(ws, o.detachable ? () => finish(() => (ws.close(1000), resolve(0))) : undefined);
     });
     ws.on('message', (data: Buffer) => {
       const f = decodeFrame(data);
@@ -60,8 +63,11 @@ export function runSession(client: Client, o: SessionOptions): Promise<number> {
   });
 }
 
-function forwardStdin(ws: WebSocket): void {
-  process.stdin.on('data', (chunk: Buffer) => ws.send(encodeFrame(CHANNEL.stdin, chunk)));
+function forwardStdin(ws: WebSocket, detach?: () => void): void {
+  process.stdin.on('data', (chunk: Buffer) => {
+    if (detach && chunk.includes(0x1d)) return detach();
+    ws.send(encodeFrame(CHANNEL.stdin, chunk));
+  });
   process.stdin.on('end', () => {
     if (ws.readyState === ws.OPEN) ws.send(encodeFrame(CHANNEL.control, JSON.stringify({ eof: true })));
   });

@@ -105,6 +105,7 @@ export function registerAttachCommands(program: Command, ctx: Ctx): void {
         request: {},
         stdin: true,
         tty: true,
+        detachable: true,
       });
     });
 }

@@ -12,19 +12,6 @@ const refuse = (what: string) => async () => {
 
 export function registerPendingRoutes(app: App): void {
   app.post('/v1/instances/:name/isolate', refuse('changing isolation (isolate)'));
-  app.get('/v1/instances/:name/console', { websocket: true }, (socket) => {
-    socket.send(
-      Buffer.concat([
-        Buffer.from([3]),
-        Buffer.from(
-          JSON.stringify({
-            error: { code: 'not_supported', message: 'the serial console is not supported yet' },
-          }),
-        ),
-      ]),
-    );
-    socket.close(1000);
-  });
   for (const kind of ['volumes', 'networks']) {
     app.get(`/v1/${kind}`, refuse(kind));
     app.post(`/v1/${kind}`, refuse(kind));

@@ -15,6 +15,7 @@ import type { Logger } from '../../base/log.js';
 import type { DaemonContext } from '../context.js';
 import type { App } from './app.js';
 import { installErrorHandlers } from './errors.js';
+import { registerConsoleRoutes } from './routes-console.js';
 import { registerEventRoutes } from './routes-events.js';
 import { registerExecRoutes } from './routes-exec.js';
 import { registerImageRoutes } from './routes-images.js';
@@ -53,6 +54,7 @@ export async function buildApp(ctx: DaemonContext, logger: Logger, token?: strin
   await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
   registerInstanceRoutes(app, ctx);
   registerExecRoutes(app, ctx);
+  registerConsoleRoutes(app, ctx);
   registerEventRoutes(app, ctx);
   registerImageRoutes(app, ctx);
   registerSystemRoutes(app, ctx);
