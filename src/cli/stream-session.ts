@@ -33,8 +33,12 @@ export function runSession(client: Client, o: SessionOptions): Promise<number> {
     };
     ws.on('open', () => {
       ws.send(JSON.stringify(o.request));
-      if (o.stdin)
-        forwardStdin(ws, o.detachable ? () => finish(() => (ws.close(1000), resolve(0))) : undefined);
+      const detach = () =>
+        finish(() => {
+          ws.close(1000);
+          resolve(0);
+        });
+      if (o.stdin) forwardStdin(ws, o.detachable ? detach : undefined);
     });
     ws.on('message', (data: Buffer) => {
       const f = decodeFrame(data);

@@ -11,9 +11,9 @@ import type { InstanceDriver } from '../core/driver.js';
 import type { ImageStore } from '../core/image.js';
 import type { InstanceType } from '../core/instance.js';
 import type { Store } from '../core/store.js';
+import { ContainerDriver } from '../drivers/container/container-driver.js';
 import { FakeDriver } from '../drivers/fake/fake-driver.js';
 import { FakeImageStore } from '../drivers/fake/fake-image-store.js';
-import { ContainerDriver } from '../drivers/container/container-driver.js';
 import { VmDriver } from '../drivers/vm/vm-driver.js';
 import { LocalImageStore } from '../images/image-store.js';
 import { SqliteStore } from '../stores/sqlite/sqlite-store.js';
@@ -48,7 +48,10 @@ export async function compose(opts: ComposeOptions): Promise<Composition> {
     }
     return { store, drivers, images: new FakeImageStore(), storeName: 'sqlite' };
   }
-  drivers.set('container', new ContainerDriver({ root: join(opts.stateDir, 'containers'), logger: opts.logger }));
+  drivers.set(
+    'container',
+    new ContainerDriver({ root: join(opts.stateDir, 'containers'), logger: opts.logger }),
+  );
   drivers.set('vm', new VmDriver({ root: join(opts.stateDir, 'vms'), logger: opts.logger }));
   const images = new LocalImageStore({
     root: join(opts.stateDir, 'images'),
