@@ -18,7 +18,7 @@ import { collect, runDriverConformance, WORKLOADS, waitForLog } from '../../src/
 import { loadGuestAssets } from '../../src/drivers/vm/guest-assets.js';
 import { GUEST_FILES } from '../../src/drivers/vm/qemu-args.js';
 import { QmpClient } from '../../src/drivers/vm/qmp-client.js';
-import { cgroupParentName } from '../../src/drivers/vm/vm-cgroup.js';
+import { cgroupParentName, createVmCgroups, removeVmCgroups } from '../../src/drivers/vm/vm-cgroup.js';
 import { VmDriver } from '../../src/drivers/vm/vm-driver.js';
 import { busyboxImage, vmSpec } from './vm-fixture.js';
 
@@ -61,6 +61,7 @@ describe('vm driver acceptance (issue 5)', { timeout: 600_000 }, () => {
       cpus: 2,
       memoryBytes: 256 * 1024 * 1024,
       diskBytes: 1024 * 1024 * 1024,
+      pids: 64,
     });
     await driver.create(spec);
     await driver.start(id);
@@ -142,6 +143,19 @@ describe('vm driver acceptance (issue 5)', { timeout: 600_000 }, () => {
     assert.ok(await grew(2000), 'the console log grows again after resume');
   });
 
+  it('limits the number of processes in the guest (--pids)', async () => {
+    const r = await sh(
+      'cat /sys/fs/cgroup/tandem/pids.max; grep -c . /sys/fs/cgroup/tandem/cgroup.procs >/dev/null && echo in-cgroup',
+    );
+    assert.equal(r.stdout, '64\nin-cgroup\n');
+    const bomb = await sh('for i in $(seq 80); do sleep 30 & done; echo all-forked');
+    assert.notEqual(bomb.code, 0, 'forking 80 processes fails under pids.max 64');
+    assert.doesNotMatch(bomb.stdout, /all-forked/);
+    const n = await sh('cat /sys/fs/cgroup/tandem/pids.current');
+    assert.ok(Number(n.stdout) <= 64, `pids.current ${n.stdout}`);
+    await sh('pkill sleep; true');
+  });
+
   it('stats report vCPU time, memory and disk counters', async () => {
     const s = await driver.stats(id);
     assert.ok(s.cpuSeconds > 0);
@@ -184,6 +198,26 @@ describe('vm driver acceptance (issue 5)', { timeout: 600_000 }, () => {
     }
     const r = await sh('echo still-here');
     assert.equal(r.stdout, 'still-here\n');
+  });
+});
+
+describe('vm driver: cgroups', () => {
+  it("a fractional --cpus becomes a CFS quota in the root's cgroup parent; removal leaves no group", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'vm-cg-'));
+    const cg = await createVmCgroups(root, 'cgtest', 1.5);
+    try {
+      assert.equal(cg.reason, undefined, cg.reason);
+      const cpu = cg.dirs.find((d) => d.includes('/cpu/') || !d.includes('/memory/')) as string;
+      assert.ok(cpu.includes(`${cgroupParentName(root)}/vm-cgtest`), cpu);
+      const quota = existsSync(join(cpu, 'cpu.cfs_quota_us'))
+        ? (await readFile(join(cpu, 'cpu.cfs_quota_us'), 'utf8')).trim()
+        : (await readFile(join(cpu, 'cpu.max'), 'utf8')).split(' ')[0];
+      assert.equal(quota, '150000');
+    } finally {
+      await removeVmCgroups(cg.dirs);
+      await rm(root, { recursive: true, force: true });
+    }
+    for (const d of cg.dirs) assert.equal(existsSync(d), false);
   });
 });
 
@@ -278,6 +312,8 @@ describe('vm driver: stop, kill, rm and failed creates', { timeout: 600_000 }, (
     await assert.rejects(driver.create(vmSpec('bad3', good, ['true'], { memoryBytes: 2 ** 50 })), (e) =>
       isTandemError(e, 'insufficient_resources'),
     );
+    const net = { ...vmSpec('bad4', good, ['true']), network: 'bridge' as const };
+    await assert.rejects(driver.create(net), (e) => isTandemError(e, 'not_supported'));
     assert.deepEqual(await driver.list(), []);
     assert.deepEqual(await readdir(join(root, 'vms')).catch(() => []), []);
     assert.deepEqual(await readdir(join(root, 'images')).catch(() => []), []);

@@ -110,6 +110,7 @@ export class VmDriver implements InstanceDriver {
         `instance "${spec.name}": the vm driver runs type vm, not ${spec.type}`,
       );
     validateLimits(spec.name, spec.limits);
+    refuseUnsupported(spec);
     if (await this.records.read(spec.id))
       throw new TandemError('already_exists', `instance "${spec.name}" already exists`);
     signal?.throwIfAborted();
@@ -303,8 +304,12 @@ export class VmDriver implements InstanceDriver {
   async *logs(id: string, opts: LogOptions): AsyncIterable<Buffer> {
     await this.existing(id);
     const path = join(this.records.dir(id), GUEST_FILES.workloadLog);
-    const active = async () => ['running', 'paused'].includes((await this.observe(id)).status);
-    yield* readLog(path, { tail: opts.tail, follow: opts.follow, signal: opts.signal, active });
+    yield* readLog(path, {
+      tail: opts.tail,
+      follow: opts.follow,
+      signal: opts.signal,
+      active: () => this.qemuAlive(id),
+    });
   }
 
   /** Attaches to the serial console: a duplex byte stream; conflict unless running or paused. */
@@ -323,7 +328,7 @@ export class VmDriver implements InstanceDriver {
       tail: opts.tail,
       follow: opts.follow,
       signal: opts.signal,
-      active: async () => ['running', 'paused'].includes((await this.observe(id)).status),
+      active: () => this.qemuAlive(id),
     });
   }
 
@@ -436,6 +441,12 @@ export class VmDriver implements InstanceDriver {
       startedAt: fresh.run?.startedAt,
       accel: fresh.run?.accel,
     };
+  }
+
+  /** True while the instance's QEMU runs (cheap: no QMP; for polling loops). */
+  private async qemuAlive(id: string): Promise<boolean> {
+    const rec = await this.records.read(id);
+    return !!rec?.run && !rec.run.finished && (await isGuestQemu(rec.run.pid, this.records.dir(id)));
   }
 
   private emit(e: RuntimeEvent): void {
@@ -564,4 +575,21 @@ function validateLimits(name: string, l: Limits): void {
   }
   if (l.pids !== undefined && !(Number.isInteger(l.pids) && l.pids > 0))
     throw new TandemError('invalid_argument', `instance "${name}": pids must be a positive integer`);
+}
+
+/** Settings a VM cannot honour yet are refused with not_supported, never ignored (DESIGN.md). */
+function refuseUnsupported(spec: DriverSpec): void {
+  const no = (what: string) =>
+    new TandemError(
+      'not_supported',
+      `instance "${spec.name}": ${what} is not supported for vm instances yet`,
+    );
+  if (spec.network !== 'none') throw no(`network "${spec.network}"`);
+  if (spec.ports.length > 0) throw no('port forwarding');
+  if (spec.volumes.length > 0) throw no('volumes');
+  const sec = spec.security;
+  if (sec.capAdd.length > 0 || sec.capDrop.length > 0 || sec.privileged || sec.userns !== 'host') {
+    throw no('capabilities, privileged mode and user namespaces (a vm has its own kernel)');
+  }
+  if (sec.readOnly) throw no('a read-only root');
 }

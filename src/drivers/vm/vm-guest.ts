@@ -10,12 +10,13 @@ import { nowIso } from '../../base/time.js';
 import type { DriverSpec } from '../../core/driver.js';
 import type { GuestAssets } from './guest-assets.js';
 import { type GuestConfig, writeInitrd } from './guest-config.js';
-import { clearLog } from './log-file.js';
+import { capLog, clearLog } from './log-file.js';
 import { type Accel, GUEST_FILES, kernelCmdline, type MachineType, qemuArgs } from './qemu-args.js';
 import { isGuestQemu, killQemu, launchQemu, waitQemuGone } from './qemu-process.js';
 import { QmpClient } from './qmp-client.js';
 import { createVmCgroups, removeVmCgroups } from './vm-cgroup.js';
 import type { VmRecord, VmRun } from './vm-record.js';
+import { LOG_CAPS } from './vm-watcher.js';
 
 /** Guest RAM when an instance sets no memory limit. */
 export const DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024;
@@ -45,6 +46,8 @@ export interface BootOptions {
 /** Launches QEMU for `rec`; resolves with the run once QEMU is up (not yet the agent). */
 export async function launchGuest(rec: VmRecord, o: BootOptions): Promise<VmRun> {
   await clearLog(join(o.dir, GUEST_FILES.status));
+  await capLog(join(o.dir, GUEST_FILES.consoleLog), LOG_CAPS.console);
+  await capLog(join(o.dir, GUEST_FILES.workloadLog), LOG_CAPS.workload);
   const initrd = join(o.dir, GUEST_FILES.initrd);
   await writeInitrd(o.assets.initramfs, guestConfigFor(rec.spec), initrd);
   const cpus = rec.spec.limits.cpus;
