@@ -10,12 +10,15 @@ import type { Logger } from '../base/log.js';
 import type { InstanceDriver } from '../core/driver.js';
 import type { ImageStore } from '../core/image.js';
 import type { InstanceType } from '../core/instance.js';
+import type { NodeInfo, Placer } from '../core/scheduling.js';
 import type { Store } from '../core/store.js';
 import { ContainerDriver } from '../drivers/container/container-driver.js';
 import { FakeDriver } from '../drivers/fake/fake-driver.js';
 import { FakeImageStore } from '../drivers/fake/fake-image-store.js';
 import { VmDriver } from '../drivers/vm/vm-driver.js';
 import { LocalImageStore } from '../images/image-store.js';
+import { hostNodeInfo } from '../scheduler/host-node.js';
+import { createPlacer } from '../scheduler/online-placer.js';
 import { SqliteStore } from '../stores/sqlite/sqlite-store.js';
 
 export interface ComposeOptions {
@@ -23,6 +26,7 @@ export interface ComposeOptions {
   drivers: 'real' | 'fake';
   store: 'sqlite' | 'etcd';
   etcd?: string;
+  node: string;
   logger: Logger;
   /** True when an instance uses the image (removal is then a conflict). */
   imageInUse: (name: string) => Promise<boolean>;
@@ -35,18 +39,25 @@ export interface Composition {
   drivers: Map<InstanceType, InstanceDriver>;
   images: ImageStore;
   storeName: string;
+  placer: Placer;
+  /** The nodes placement may use: this host today. */
+  nodes: NodeInfo[];
 }
 
 /** Builds the implementations for one daemon; every path lives under `stateDir`. */
 export async function compose(opts: ComposeOptions): Promise<Composition> {
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o711 });
   const store = openStore(opts);
+  const scheduling = {
+    placer: createPlacer('binpack'),
+    nodes: [await hostNodeInfo({ stateDir: opts.stateDir, name: opts.node })],
+  };
   const drivers = new Map<InstanceType, InstanceDriver>();
   if (opts.drivers === 'fake') {
     for (const type of ['container', 'vm', 'sandbox'] as const) {
       drivers.set(type, new FakeDriver({ root: join(opts.stateDir, 'fake'), type, delays: opts.fakeDelays }));
     }
-    return { store, drivers, images: new FakeImageStore(), storeName: 'sqlite' };
+    return { store, drivers, images: new FakeImageStore(), storeName: 'sqlite', ...scheduling };
   }
   drivers.set(
     'container',
@@ -60,7 +71,7 @@ export async function compose(opts: ComposeOptions): Promise<Composition> {
     inUse: opts.imageInUse,
   });
   await images.recover();
-  return { store, drivers, images, storeName: 'sqlite' };
+  return { store, drivers, images, storeName: 'sqlite', ...scheduling };
 }
 
 function openStore(opts: ComposeOptions): Store {

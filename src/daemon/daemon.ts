@@ -19,8 +19,8 @@ import { type App, buildApp, listenTcp } from './http/server.js';
 import { InstanceRecords } from './instance-records.js';
 import { InstanceRuntime } from './instance-runtime.js';
 import { type Driver, InstanceService } from './instance-service.js';
-import { localNodes } from './nodes.js';
 import { Operations } from './operations.js';
+import { Placement } from './placement.js';
 import { StateLock } from './state-lock.js';
 
 export const VERSION = '0.1.0';
@@ -73,6 +73,7 @@ export class Daemon {
       drivers: opts.drivers ?? 'real',
       store: opts.store ?? 'sqlite',
       etcd: opts.etcd,
+      node: opts.node ?? 'local',
       logger: log,
       fakeDelays: opts.fakeDelays,
       imageInUse: async (name) => (await records?.list())?.some((i) => i.config.image === name) ?? true,
@@ -83,7 +84,7 @@ export class Daemon {
     const drivers = new Map<Driver['info']['type'], Driver>();
     for (const [type, driver] of parts.drivers) drivers.set(type, { driver, info: await driver.probe() });
     records = new InstanceRecords(parts.store);
-    const nodes = () => localNodes(node, opts.stateDir, records!);
+    const placement = new Placement(parts.placer, () => parts.nodes, records);
     const svc = new InstanceService({
       records,
       events,
@@ -92,7 +93,7 @@ export class Daemon {
       images: parts.images,
       node,
       logger: log,
-      place: async () => node,
+      placement,
     });
     const runtime = new InstanceRuntime(svc, log);
     const ctx: DaemonContext = {
@@ -102,7 +103,7 @@ export class Daemon {
       images: parts.images,
       eventBufferBytes: opts.eventBufferBytes ?? 1 << 20,
       uploadDir: join(opts.stateDir, 'uploads'),
-      nodes,
+      nodes: () => placement.view(),
       info: async () => ({
         version: VERSION,
         node,

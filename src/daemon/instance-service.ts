@@ -30,6 +30,7 @@ import {
 } from './instance-spec.js';
 import { KeyedLock } from './locks.js';
 import type { Operations } from './operations.js';
+import type { Placement } from './placement.js';
 
 export interface Driver {
   driver: InstanceDriver;
@@ -45,7 +46,7 @@ export interface ServiceDeps {
   node: string;
   logger: Logger;
   /** Picks the node for a new instance; rejects with insufficient_resources when nothing fits. */
-  place(inst: Instance): Promise<string>;
+  placement: Placement;
 }
 
 const DEFAULT_STOP_TIMEOUT_S = 10;
@@ -90,8 +91,13 @@ export class InstanceService {
       addresses: [],
       restartCount: 0,
     };
-    inst.node = await this.deps.place(inst);
     this.reserved.add(inst.name);
+    try {
+      inst.node = await this.deps.placement.place(inst);
+    } catch (err) {
+      this.reserved.delete(inst.name);
+      throw err;
+    }
     return this.deps.ops.start('instance.create', inst.name, () =>
       this.lock
         .run(inst.name, async () => {
@@ -99,7 +105,10 @@ export class InstanceService {
           if (req.start) await this.startNow(inst.name);
           return { name: inst.name };
         })
-        .finally(() => this.reserved.delete(inst.name)),
+        .finally(() => {
+          this.reserved.delete(inst.name);
+          this.deps.placement.release(inst.name);
+        }),
     );
   }
 

@@ -109,6 +109,24 @@ describe('errors through the CLI and API (fake driver)', () => {
     assert.equal(await snapshot(), before);
   });
 
+  it('a launch that does not fit: 422 insufficient_resources with the reason, nothing created', async () => {
+    const before = await snapshot();
+    const r = await d.cli(['launch', 'busybox', 'too-big', '--memory', '64TiB']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: instance "too-big": 0\/1 nodes fit: 1 insufficient memory/);
+    const h = await d.api('POST', '/v1/instances', {
+      name: 'too-big',
+      image: 'busybox',
+      limits: { cpus: 1000 },
+    });
+    assert.equal(h.status, 422);
+    assert.equal(h.body.error.code, 'insufficient_resources');
+    assert.equal(await snapshot(), before);
+    const nodes = (await d.api('GET', '/v1/nodes')).body;
+    assert.equal(nodes.length, 1);
+    assert.ok(nodes[0].capacity.cpus >= 1 && nodes[0].allocated.instances === 2);
+  });
+
   it('the OpenAPI document is generated from the route schemas', async () => {
     const h = await d.api('GET', '/v1/openapi.json');
     assert.equal(h.status, 200);
