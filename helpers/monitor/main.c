@@ -2,10 +2,11 @@
  * tandem-monitor: the small C helper of the container driver (src/drivers/container).
  *
  *   tandem-monitor run --dir RUNDIR --run-id ID --log FILE [--log-max BYTES]
- *       [--lower L1:L2:... --upper DIR --work DIR --merged DIR]
+ *       [--lower L1:L2:... --upper DIR --work DIR --merged DIR [--scratch DIR]]
  *       [--oom-v1 MEMCG_DIR | --oom-v2 CGROUP_DIR] [--console-socket PATH] -- CRUN ARGS...
  *     Parent of one foreground `crun run` (run.c). Prints the container's pid and exits 0 once
- *     it runs; prints crun's error and exits 1 when it does not start.
+ *     it runs; prints crun's error and exits 1 when it does not start. With --scratch, a private
+ *     tmpfs covers DIR first and the mount point --merged (below DIR) is created on it.
  *
  *   tandem-monitor tty-exec --socket PATH [--cols N --rows N] [--stdin] -- CRUN ARGS...
  *     Runs `crun exec` with a terminal and relays it over stdio, resizes from fd 3 (tty-exec.c).
@@ -36,6 +37,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o) {
     else if (!strcmp(a, "--upper")) o->upper = need(argc, argv, &i);
     else if (!strcmp(a, "--work")) o->work = need(argc, argv, &i);
     else if (!strcmp(a, "--merged")) o->merged = need(argc, argv, &i);
+    else if (!strcmp(a, "--scratch")) o->scratch = need(argc, argv, &i);
     else if (!strcmp(a, "--oom-v1")) o->oom_v1 = need(argc, argv, &i);
     else if (!strcmp(a, "--oom-v2")) o->oom_v2 = need(argc, argv, &i);
     else if (!strcmp(a, "--console-socket")) o->console = need(argc, argv, &i);

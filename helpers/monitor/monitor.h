@@ -22,7 +22,7 @@ void log_write(struct log *l, const char *buf, size_t n);
 struct run_opts {
   const char *dir, *run_id, *log_path, *console;
   long long log_max;
-  const char *lower, *upper, *work, *merged;
+  const char *lower, *upper, *work, *merged, *scratch;
   const char *oom_v1, *oom_v2;
   char **crun_argv;
 };

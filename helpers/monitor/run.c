@@ -4,10 +4,11 @@
  * The process Tandem spawns (P) forks; the child calls setsid and forks the monitor (M), then
  * exits, so M is reparented away from the daemon and outlives it. M writes RUNDIR/monitor
  * ("pid starttime run-id"), optionally mounts the overlay rootfs in a private mount namespace
- * (so no host mount is ever left behind), arms OOM detection, and runs ONE foreground
+ * (on a private tmpfs, so no host mount or mount point is ever left behind), arms OOM detection, and runs ONE foreground
  * `crun run` whose stdout/stderr (or pty master, via --console-socket) it copies into a log
- * with a size cap and one rotation. When crun writes RUNDIR/pid the container runs: M tells P
- * ("ok PID") and P exits 0; if crun ends before that, P prints crun's error and exits 1.
+ * with a size cap and one rotation. crun's --pid-file must be RUNDIR/pid.fifo, a FIFO that M
+ * creates: when crun writes the pid there, the container runs; M copies it to RUNDIR/pid and
+ * tells P ("ok PID"), and P exits 0. If crun ends before that, P prints crun's error, exits 1.
  * When crun ends, M writes RUNDIR/exit (JSON: runId, exitCode, oomKilled, startedAt,
  * finishedAt) atomically, so an exit while the daemon is down is still recorded.
  */
@@ -21,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -34,9 +34,11 @@
 
 struct run {
   struct run_opts o;
-  int sync_fd, sig_fd, ino_fd, out_fd, err_fd, master_fd, listen_fd, oom_fd;
+  int sync_fd, sig_fd, fifo_fd, out_fd, err_fd, master_fd, listen_fd, oom_fd;
   pid_t crun;
   int crun_status, crun_done, started;
+  char pid_text[32];
+  size_t pid_len;
   pid_t init_pid;
   unsigned long long oom_events, oom_v2_base;
   char started_at[40];
@@ -80,6 +82,13 @@ static void mount_rootfs(struct run *r) {
   }
   if (unshare(CLONE_NEWNS) < 0) fail(r, "unshare(CLONE_NEWNS)");
   if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) fail(r, "making / a slave mount");
+  /* the mount point lives on a tmpfs seen only here: removing the instance later never has
+   * to detach a mount (which waits for an RCU grace period) */
+  if (r->o.scratch) {
+    if (mount("tmpfs", r->o.scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0)
+      fail(r, "mounting the scratch tmpfs");
+    if (mkdir(r->o.merged, 0755) < 0 && errno != EEXIST) fail(r, "creating the rootfs mount point");
+  }
   if (mount("overlay", r->o.merged, "overlay", 0, opts) < 0) fail(r, "mounting the overlay rootfs");
 }
 
@@ -158,24 +167,26 @@ static void on_output(struct run *r, int *fd, int is_err) {
   }
 }
 
-static void on_inotify(struct run *r) {
-  char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-  ssize_t n = read(r->ino_fd, buf, sizeof buf);
-  int seen = 0;
-  for (char *p = buf; n > 0 && p < buf + n;) {
-    struct inotify_event *e = (struct inotify_event *)p;
-    if (e->len && strcmp(e->name, "pid") == 0) seen = 1;
-    p += sizeof *e + e->len;
-  }
-  if (!seen) return;
+/* crun writes the container's pid into RUNDIR/pid.fifo once the container runs (a FIFO, so no
+ * polling and no inotify, whose teardown costs an SRCU grace period); it is copied to
+ * RUNDIR/pid for the driver. */
+static void on_pid_fifo(struct run *r) {
+  ssize_t n = read(r->fifo_fd, r->pid_text + r->pid_len, sizeof r->pid_text - 1 - r->pid_len);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n > 0) r->pid_len += (size_t)n; /* one small write (atomic below PIPE_BUF): take it as is */
+  r->pid_text[r->pid_len] = '\0';
+  close(r->fifo_fd);
+  r->fifo_fd = -1;
   char path[4096], text[64];
+  snprintf(path, sizeof path, "%s/pid.fifo", r->o.dir);
+  unlink(path);
+  if (atoi(r->pid_text) <= 0) return; /* crun gave up before the start: its exit tells why */
+  r->init_pid = atoi(r->pid_text);
   snprintf(path, sizeof path, "%s/pid", r->o.dir);
-  if (read_small_file(path, text, sizeof text) <= 0 || atoi(text) <= 0) return;
-  r->init_pid = atoi(text);
+  snprintf(text, sizeof text, "%d\n", (int)r->init_pid);
+  write_file_atomic(path, text);
   r->started = 1;
   iso_now(r->started_at, sizeof r->started_at);
-  close(r->ino_fd);
-  r->ino_fd = -1;
   snprintf(text, sizeof text, "ok %d\n", (int)r->init_pid);
   sync_send(r, text);
 }
@@ -214,11 +225,11 @@ static void on_oom(struct run *r) {
   if (read(r->oom_fd, &v, sizeof v) == sizeof v) r->oom_events += v;
 }
 
-enum { P_SIG, P_OUT, P_ERR, P_MASTER, P_LISTEN, P_INO, P_OOM, P_N };
+enum { P_SIG, P_OUT, P_ERR, P_MASTER, P_LISTEN, P_FIFO, P_OOM, P_N };
 
 static void loop(struct run *r) {
   for (;;) {
-    int *fds[P_N] = {&r->sig_fd, &r->out_fd, &r->err_fd, &r->master_fd, &r->listen_fd, &r->ino_fd, &r->oom_fd};
+    int *fds[P_N] = {&r->sig_fd, &r->out_fd, &r->err_fd, &r->master_fd, &r->listen_fd, &r->fifo_fd, &r->oom_fd};
     struct pollfd pf[P_N];
     for (int i = 0; i < P_N; i++) pf[i] = (struct pollfd){.fd = *fds[i], .events = POLLIN};
     int drained = r->out_fd < 0 && r->err_fd < 0 && r->master_fd < 0;
@@ -232,13 +243,14 @@ static void loop(struct run *r) {
     if (pf[P_ERR].revents) on_output(r, &r->err_fd, 1);
     if (pf[P_MASTER].revents) on_output(r, &r->master_fd, 0);
     if (pf[P_LISTEN].revents) on_console(r);
-    if (pf[P_INO].revents) on_inotify(r);
+    if (pf[P_FIFO].revents) on_pid_fifo(r);
     if (pf[P_OOM].revents) on_oom(r);
   }
 }
 
 static void finish(struct run *r) {
   if (r->oom_fd >= 0) on_oom(r);
+  if (!r->started && r->fifo_fd >= 0) on_pid_fifo(r);
   if (!r->started) {
     while (r->err_fd >= 0) on_output(r, &r->err_fd, 1);
     while (r->errtail_len > 0 && (r->errtail[r->errtail_len - 1] == '\n' || r->errtail[r->errtail_len - 1] == '\r'))
@@ -286,9 +298,12 @@ static void monitor_main(struct run *r) {
   mount_rootfs(r);
   arm_oom(r);
   if (r->o.console && (r->listen_fd = listen_unix(r->o.console)) < 0) fail(r, "listening on the console socket");
-  r->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (r->ino_fd < 0 || inotify_add_watch(r->ino_fd, r->o.dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
-    fail(r, "watching the run directory");
+  char fifo[4096];
+  snprintf(fifo, sizeof fifo, "%s/pid.fifo", r->o.dir);
+  unlink(fifo);
+  if (mkfifo(fifo, 0600) < 0) fail(r, "creating the pid fifo");
+  r->fifo_fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (r->fifo_fd < 0) fail(r, "opening the pid fifo");
   spawn_crun(r);
   loop(r);
   finish(r);
@@ -296,7 +311,7 @@ static void monitor_main(struct run *r) {
 
 int run_main(struct run_opts *o) {
   static struct run r;
-  r = (struct run){.o = *o, .sync_fd = -1, .sig_fd = -1, .ino_fd = -1, .out_fd = -1, .err_fd = -1,
+  r = (struct run){.o = *o, .sync_fd = -1, .sig_fd = -1, .fifo_fd = -1, .out_fd = -1, .err_fd = -1,
                    .master_fd = -1, .listen_fd = -1, .oom_fd = -1};
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));

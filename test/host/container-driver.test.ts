@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDriverConformance } from '../../src/drivers/conformance.js';
 import { busyboxSpec, prepareBusyboxRootfs } from '../../src/drivers/container/busybox-fixture.js';
-import { ContainerDriver, removeDriverCgroups } from '../../src/drivers/container/container-driver.js';
+import { ContainerDriver, removeDriverHostState } from '../../src/drivers/container/container-driver.js';
 
 execFileSync(join(import.meta.dirname, '../../helpers/monitor/build.sh'), { stdio: 'inherit' });
 const layer = await mkdtemp(join(tmpdir(), 'tandem-ctr-layer-'));
@@ -23,7 +23,7 @@ runDriverConformance({
   },
   makeSpec: (id, args) => busyboxSpec(id, args, layer),
   cleanup: async () => {
-    for (const root of roots) await removeDriverCgroups(root);
+    for (const root of roots) await removeDriverHostState(root);
     await rm(layer, { recursive: true, force: true });
   },
 });

@@ -15,7 +15,7 @@ import { sleep, waitFor } from '../../src/base/time.js';
 import type { DriverSpec } from '../../src/core/driver.js';
 import { collect } from '../../src/drivers/conformance.js';
 import { busyboxSpec, prepareBusyboxRootfs } from '../../src/drivers/container/busybox-fixture.js';
-import { ContainerDriver, removeDriverCgroups } from '../../src/drivers/container/container-driver.js';
+import { ContainerDriver, removeDriverHostState } from '../../src/drivers/container/container-driver.js';
 import { instancePaths } from '../../src/drivers/container/container-paths.js';
 import { processStartTime } from '../../src/drivers/container/container-state.js';
 
@@ -66,7 +66,7 @@ describe('container lifecycle on the host', { timeout: 180_000 }, () => {
       const d = new ContainerDriver({ root });
       for (const id of await d.list()) await d.delete(id, { force: true }).catch(() => {});
       await d.close();
-      await removeDriverCgroups(root);
+      await removeDriverHostState(root);
       await rm(root, { recursive: true, force: true });
     }
     await driver.close();

@@ -12,7 +12,7 @@ import { sleep, waitFor } from '../../src/base/time.js';
 import type { RuntimeEvent } from '../../src/core/driver.js';
 import { collect } from '../../src/drivers/conformance.js';
 import { busyboxSpec, prepareBusyboxRootfs } from '../../src/drivers/container/busybox-fixture.js';
-import { ContainerDriver, removeDriverCgroups } from '../../src/drivers/container/container-driver.js';
+import { ContainerDriver, removeDriverHostState } from '../../src/drivers/container/container-driver.js';
 
 const MiB = 1024 * 1024;
 
@@ -43,7 +43,7 @@ describe('container limits, OOM, pause, exec -t', { timeout: 120_000 }, () => {
   after(async () => {
     for (const id of ids) await driver.delete(id, { force: true }).catch(() => {});
     await driver.close();
-    await removeDriverCgroups(root);
+    await removeDriverHostState(root);
     await rm(root, { recursive: true, force: true });
     await rm(layer, { recursive: true, force: true });
   });

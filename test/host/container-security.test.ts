@@ -14,7 +14,7 @@ import type { DriverSpec } from '../../src/core/driver.js';
 import { defaultSecurity } from '../../src/core/instance.js';
 import { collect } from '../../src/drivers/conformance.js';
 import { busyboxSpec, prepareBusyboxRootfs } from '../../src/drivers/container/busybox-fixture.js';
-import { ContainerDriver, removeDriverCgroups } from '../../src/drivers/container/container-driver.js';
+import { ContainerDriver, removeDriverHostState } from '../../src/drivers/container/container-driver.js';
 import { capabilityMask, DEFAULT_CAPABILITIES } from '../../src/drivers/container/oci-security.js';
 
 describe('container security defaults', { timeout: 120_000 }, () => {
@@ -44,7 +44,7 @@ describe('container security defaults', { timeout: 120_000 }, () => {
   after(async () => {
     for (const id of ids) await driver.delete(id, { force: true }).catch(() => {});
     await driver.close();
-    await removeDriverCgroups(root);
+    await removeDriverHostState(root);
     await rm(root, { recursive: true, force: true });
     await rm(layer, { recursive: true, force: true });
   });

@@ -3,7 +3,7 @@
  * whose files Tandem writes or reads (cpu, cpuacct, memory, pids, freezer, blkio); a runtime
  * may add sub-groups in others, so removal walks every mounted hierarchy.
  */
-import { access, mkdir } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TandemError } from '../../base/errors.js';
 import { sleep } from '../../base/time.js';
@@ -35,15 +35,12 @@ export class CgroupV1 implements Cgroup {
 
   async create(): Promise<void> {
     for (const c of V1_CONTROLLERS) {
-      if (this.layout.v1[c]) await mkdir(this.dir(c), { recursive: true });
+      if (this.layout.v1[c]) mkdirSync(this.dir(c), { recursive: true });
     }
   }
 
   async exists(): Promise<boolean> {
-    return access(this.dir('memory')).then(
-      () => true,
-      () => false,
-    );
+    return existsSync(this.dir('memory'));
   }
 
   async setLimits(limits: CgroupLimits): Promise<void> {

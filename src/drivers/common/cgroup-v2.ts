@@ -3,7 +3,7 @@
  * needs in every ancestor's `cgroup.subtree_control` (a runtime's sub-group then holds the
  * processes, so the group itself never has any: the "no internal processes" rule).
  */
-import { access, mkdir } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TandemError } from '../../base/errors.js';
 import { sleep } from '../../base/time.js';
@@ -48,7 +48,7 @@ export class CgroupV2 implements Cgroup {
     for (const part of parts) {
       await this.enableControllers(dir);
       dir = join(dir, part);
-      await mkdir(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true });
     }
     await this.enableControllers(dir);
   }
@@ -62,10 +62,7 @@ export class CgroupV2 implements Cgroup {
   }
 
   async exists(): Promise<boolean> {
-    return access(this.dir()).then(
-      () => true,
-      () => false,
-    );
+    return existsSync(this.dir());
   }
 
   async setLimits(limits: CgroupLimits): Promise<void> {
@@ -148,11 +145,7 @@ export class CgroupV2 implements Cgroup {
   async remove(): Promise<void> {
     const d = this.dir();
     if (!(await this.exists())) return;
-    const canKill = await access(join(d, 'cgroup.kill')).then(
-      () => true,
-      () => false,
-    );
-    if (canKill) await writeValue(join(d, 'cgroup.kill'), 1).catch(() => {});
+    if (existsSync(join(d, 'cgroup.kill'))) await writeValue(join(d, 'cgroup.kill'), 1).catch(() => {});
     else for (const pid of await this.pids()) killQuietly(pid);
     await removeTree(d);
   }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { appendFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,21 @@ describe('log files with rotation', () => {
     await appendFile(p, 'fourth\n');
     writerDone = true;
     assert.equal(await reading, 'first\nsecond\nthird\nfourth\n');
+  });
+
+  it('catches up through the older file when two rotations happen between reads', async () => {
+    const p = join(dir, 'd.log');
+    writeFileSync(p, 'a\n');
+    let writerDone = false;
+    const reading = all(readLog(p, { follow: true, pollMs: 200, until: () => writerDone }));
+    await sleep(50);
+    appendFileSync(p, 'b\n');
+    renameSync(p, `${p}.1`);
+    writeFileSync(p, 'c\n');
+    renameSync(p, `${p}.1`);
+    writeFileSync(p, 'd\n');
+    writerDone = true;
+    assert.equal(await reading, 'a\nb\nc\nd\n');
   });
 
   it('stops following on abort', async () => {

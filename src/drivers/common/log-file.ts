@@ -2,8 +2,9 @@
  * Reading a capped, rotated log: the writer (e.g. the container monitor) appends to `path`
  * and, when the cap is reached, renames it to `path.1` (replacing the older one) and starts a
  * new `path`. A reader yields `path.1` then `path` (or only their last N lines) and, when
- * following, keeps reading the open file, switching to the new one after a rotation, until
- * aborted or until `until()` says the writer is done and nothing is left to read.
+ * following, keeps reading the open file, switching to the new one after a rotation (and
+ * catching up through `path.1` when it missed one rotation in between), until aborted or
+ * until `until()` says the writer is done and nothing is left to read.
  */
 import { watch } from 'node:fs';
 import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
@@ -44,7 +45,9 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
         continue;
       }
       if (await rotated(path, fh)) {
+        const missed = await rotatedTwice(path, fh);
         await fh?.close();
+        if (missed) yield missed;
         fh = await openIfExists(path);
         pos = 0;
         continue;
@@ -108,6 +111,13 @@ async function rotated(path: string, fh: FileHandle | undefined): Promise<boolea
   if (!now) return false;
   if (!fh) return true;
   return now.ino !== (await fh.stat()).ino;
+}
+
+/** When `path.1` is not the file we had open, the writer rotated twice: its content, else undefined. */
+async function rotatedTwice(path: string, fh: FileHandle | undefined): Promise<Buffer | undefined> {
+  const older = await stat(`${path}.1`).catch(() => undefined);
+  if (!older || !fh || older.ino === (await fh.stat()).ino) return undefined;
+  return readIfExists(`${path}.1`);
 }
 
 /** Resolves when the log's directory changes, after `ms`, or on abort. */

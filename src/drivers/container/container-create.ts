@@ -4,9 +4,10 @@
  * and the instance's cgroup with its limits. Everything the spec asks for that this driver
  * cannot do yet is refused with not_supported before anything is made; every step registers
  * an undo, so a create that fails midway (an unknown command, a limit the kernel refuses, an
- * abort) leaves nothing behind. spec.json is written last: it marks a complete create.
+ * abort) leaves nothing behind. spec.json is written last: it marks a complete create. File
+ * operations are synchronous: they are small, and thread-pool round trips cost more (cgroup-fs.ts).
  */
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { TandemError, wrapError } from '../../base/errors.js';
@@ -16,6 +17,7 @@ import type { Limits } from '../../core/instance.js';
 import type { Cgroup } from '../common/cgroup.js';
 import type { InstancePaths } from './container-paths.js';
 import { assertInstanceId } from './container-paths.js';
+import { readOptional } from './container-state.js';
 import { buildOciConfig } from './oci-config.js';
 import { capabilitySet } from './oci-security.js';
 import { findExecutable, type RootfsStack, resolveUser } from './rootfs-lookup.js';
@@ -97,17 +99,17 @@ export function validateLimits(name: string, limits: Limits): void {
 export async function createInstance(ctx: CreateContext, spec: DriverSpec): Promise<void> {
   const p = ctx.paths;
   const subject = `instance "${spec.name}"`;
-  if (await exists(p.dir)) throw new TandemError('already_exists', `${subject}: id "${spec.id}" exists`);
+  if (existsSync(p.dir)) throw new TandemError('already_exists', `${subject}: id "${spec.id}" exists`);
   const rb = new Rollback();
   try {
-    await mkdir(p.dir, { recursive: true });
-    rb.add('instance directory', () => rm(p.dir, { recursive: true, force: true }));
-    for (const d of [p.bundle, p.rootfs, p.upper, p.work, p.run, p.logs]) await mkdir(d, { recursive: true });
+    mkdirSync(p.dir, { recursive: true });
+    rb.add('instance directory', () => rmSync(p.dir, { recursive: true, force: true }));
+    for (const d of [p.bundle, p.upper, p.work, p.logs]) mkdirSync(d, { recursive: true });
     await checkSources(spec);
     const stack = rootfsStack(p, spec);
     const user = await resolveUser(stack, spec.process.user);
     await checkCommand(stack, spec);
-    await writeEtcFiles(p, spec);
+    writeEtcFiles(p, spec);
     const config = buildOciConfig({
       spec,
       user,
@@ -118,12 +120,12 @@ export async function createInstance(ctx: CreateContext, spec: DriverSpec): Prom
       cgroupsPath: p.crunCgroup,
       catatonit: ctx.catatonit,
     });
-    await writeFile(p.config, JSON.stringify(config, null, 1));
+    writeFileSync(p.config, JSON.stringify(config, null, 1));
     await ctx.cgroup.create();
     rb.add('cgroup', () => ctx.cgroup.remove());
     await ctx.cgroup.setLimits(spec.limits);
     ctx.signal?.throwIfAborted();
-    await writeJsonAtomic(p.spec, spec);
+    writeJsonAtomic(p.spec, spec);
     rb.commit();
   } catch (err) {
     await rb.undo();
@@ -133,12 +135,11 @@ export async function createInstance(ctx: CreateContext, spec: DriverSpec): Prom
 
 async function checkSources(spec: DriverSpec): Promise<void> {
   for (const layer of spec.image.layers) {
-    const st = await stat(layer).catch(() => undefined);
-    if (!st?.isDirectory())
+    if (!statSync(layer, { throwIfNoEntry: false })?.isDirectory())
       throw new TandemError('invalid_argument', `image layer "${layer}" is not a directory`);
   }
   for (const v of spec.volumes) {
-    if (!(await exists(v.source)))
+    if (!existsSync(v.source))
       throw new TandemError('invalid_argument', `volume source "${v.source}" does not exist`);
   }
 }
@@ -150,29 +151,22 @@ async function checkCommand(stack: RootfsStack, spec: DriverSpec): Promise<void>
   }
 }
 
-async function writeEtcFiles(p: InstancePaths, spec: DriverSpec): Promise<void> {
+function writeEtcFiles(p: InstancePaths, spec: DriverSpec): void {
   const hostname = spec.hostname || spec.name;
-  await writeFile(p.hostname, `${hostname}\n`);
-  await writeFile(
+  writeFileSync(p.hostname, `${hostname}\n`);
+  writeFileSync(
     p.hosts,
     `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`,
   );
-  const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const host = readOptional('/etc/resolv.conf') ?? '';
   const lines = host
     .split('\n')
     .filter((l) => spec.network === 'host' || !/^\s*nameserver\s+(127\.|::1\b)/.test(l));
-  await writeFile(p.resolv, lines.join('\n').trim() ? `${lines.join('\n').trim()}\n` : '');
+  writeFileSync(p.resolv, lines.join('\n').trim() ? `${lines.join('\n').trim()}\n` : '');
 }
 
 /** Writes JSON through a temporary file and a rename, so readers never see half of it. */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 1));
-  await rename(`${path}.tmp`, path);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileSync(`${path}.tmp`, JSON.stringify(value, null, 1));
+  renameSync(`${path}.tmp`, path);
 }

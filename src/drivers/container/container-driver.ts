@@ -13,7 +13,8 @@
  * (1 crun), exec (1 crun) and a leftover cleanup spawn processes.
  */
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TandemError } from '../../base/errors.js';
@@ -53,6 +54,7 @@ import {
   parseExit,
   parseMonitor,
   processStartTime,
+  readOptional,
   readRunFiles,
 } from './container-state.js';
 import { netUsage } from './net-usage.js';
@@ -67,6 +69,8 @@ export const DEFAULT_MONITOR_PATH = fileURLToPath(
 export interface ContainerDriverOptions {
   /** This daemon's driver state dir; crun's root and the cgroup parent derive from it. */
   root: string;
+  /** tmpfs directory for per-run state (default /run/tandem-<hash of root>). */
+  runRoot?: string;
   logger?: Logger;
   crunPath?: string;
   catatonitPath?: string;
@@ -98,9 +102,11 @@ export class ContainerDriver implements InstanceDriver {
   private readonly reported = new Map<string, string>();
   private readonly watcher: RunDirWatcher;
   private readonly ready: Promise<CgroupLayout>;
+  /** Removals and disk copies running in the background; close() waits for them. */
+  private readonly background = new Set<Promise<unknown>>();
 
   constructor(opts: ContainerDriverOptions) {
-    this.dp = driverPaths(opts.root);
+    this.dp = driverPaths(opts.root, opts.runRoot);
     this.log = opts.logger ?? silentLogger();
     this.crun = opts.crunPath ?? '/usr/bin/crun';
     this.catatonit = opts.catatonitPath ?? '/usr/bin/catatonit';
@@ -119,14 +125,16 @@ export class ContainerDriver implements InstanceDriver {
   }
 
   private async init(): Promise<CgroupLayout> {
-    await mkdir(this.dp.instances, { recursive: true });
+    for (const d of [this.dp.instances, this.dp.trash, this.dp.crunRoot, this.dp.mnt])
+      mkdirSync(d, { recursive: true });
+    this.removeInBackground(...readdirSync(this.dp.trash).map((e) => join(this.dp.trash, e)));
     const layout = await detectCgroupLayout();
     for (const id of await this.ids()) {
       const p = instancePaths(this.dp, id);
-      const mon = parseMonitor(await readOptional(p.monitor));
-      const exit = parseExit(await readOptional(p.exit));
+      const mon = parseMonitor(readOptional(p.monitor));
+      const exit = parseExit(readOptional(p.exit));
       if (exit) this.reported.set(id, exit.runId);
-      if (mon && (await processStartTime(mon.pid)) === mon.startTime) this.watcher.watch(id, p.run);
+      if (mon && processStartTime(mon.pid) === mon.startTime) this.watcher.watch(id, p.run);
       else if (mon) this.reported.set(id, exit?.runId === mon.runId ? exit.runId : mon.runId);
     }
     return layout;
@@ -170,8 +178,10 @@ export class ContainerDriver implements InstanceDriver {
       await c.cg.setLimits(c.spec.limits);
     }
     await this.clearCrunLeftover(id);
-    await rm(c.p.pid, { force: true });
-    await rm(c.p.monitor, { force: true });
+    mkdirSync(c.p.run, { recursive: true });
+    rmSync(c.p.pid, { force: true });
+    rmSync(c.p.monitor, { force: true });
+    if (!exists(c.p.startedMark)) this.inBackground(writeFile(c.p.startedMark, ''));
     const layout = await this.ready;
     const memoryDir = c.cg.memoryDir();
     await launchMonitor({
@@ -181,6 +191,7 @@ export class ContainerDriver implements InstanceDriver {
       id,
       subject: c.subject,
       paths: c.p,
+      scratch: this.dp.mnt,
       runId: randomBytes(6).toString('hex'),
       layers: c.spec.image.layers,
       logMaxBytes: this.logMax,
@@ -188,8 +199,9 @@ export class ContainerDriver implements InstanceDriver {
       terminal: c.spec.process.terminal,
       signal,
     });
-    this.watcher.watch(id, c.p.run);
     this.emit({ id, kind: 'started', time: nowIso() });
+    this.watcher.watch(id, c.p.run);
+    await this.noticeEnd(id); // it may have ended before the watch was armed
   }
 
   async stop(id: string, opts: StopOptions): Promise<void> {
@@ -230,7 +242,7 @@ export class ContainerDriver implements InstanceDriver {
   async delete(id: string, opts: { force?: boolean }): Promise<void> {
     const layout = await this.ready;
     const p = instancePaths(this.dp, id);
-    if (!(await exists(p.dir))) return;
+    if (!exists(p.dir)) return;
     const cg = openCgroup(layout, p.cgroup);
     const spec = await readSpec(p);
     const state = await this.stateOf(p, cg);
@@ -246,8 +258,13 @@ export class ContainerDriver implements InstanceDriver {
     await cg.remove();
     this.watcher.unwatch(id);
     this.reported.delete(id);
-    await rm(p.dir, { recursive: true, force: true });
-    if (!p.console.startsWith(p.run)) await rm(p.console, { force: true });
+    rmSync(p.run, { recursive: true, force: true });
+    if (!p.console.startsWith(p.run)) rmSync(p.console, { force: true });
+    // a rename takes the instance away at once; its files (a disk's worth of journal work) go
+    // in the background
+    const doomed = join(this.dp.trash, `${id}-${randomBytes(4).toString('hex')}`);
+    renameSync(p.dir, doomed);
+    this.removeInBackground(doomed);
   }
 
   async update(id: string, limits: Limits): Promise<void> {
@@ -261,13 +278,13 @@ export class ContainerDriver implements InstanceDriver {
       await c.cg.setLimits(c.spec.limits).catch(() => {});
       throw err;
     }
-    await writeJsonAtomic(c.p.spec, { ...c.spec, limits });
+    writeJsonAtomic(c.p.spec, { ...c.spec, limits });
   }
 
   async state(id: string): Promise<RuntimeState> {
     const layout = await this.ready;
     const p = instancePaths(this.dp, id);
-    if (!(await exists(p.dir))) return { status: 'missing' };
+    if (!exists(p.dir)) return { status: 'missing' };
     return this.stateOf(p, openCgroup(layout, p.cgroup));
   }
 
@@ -315,13 +332,19 @@ export class ContainerDriver implements InstanceDriver {
   async close(): Promise<void> {
     this.watcher.close();
     this.listeners.clear();
+    await Promise.allSettled([...this.background]);
   }
 
   // ---- internals ----
 
   private async ids(): Promise<string[]> {
-    const entries = await readdir(this.dp.instances, { withFileTypes: true }).catch(() => []);
-    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    try {
+      return readdirSync(this.dp.instances, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return [];
+    }
   }
 
   /** The instance with its spec; not_found when it does not exist (or is an incomplete create). */
@@ -368,22 +391,23 @@ export class ContainerDriver implements InstanceDriver {
   /** Reports a run's end (exited, oom-killed, or failed when the monitor died) once. */
   private async noticeEnd(id: string): Promise<void> {
     const p = instancePaths(this.dp, id);
-    const [monText, exitText] = await Promise.all([readOptional(p.monitor), readOptional(p.exit)]);
+    const [monText, exitText] = [readOptional(p.monitor), readOptional(p.exit)];
     const mon = parseMonitor(monText);
     const exit = parseExit(exitText);
     if (exit && (!mon || exit.runId === mon.runId)) {
       if (this.reported.get(id) === exit.runId) return;
       this.reported.set(id, exit.runId);
       this.watcher.unwatch(id);
+      this.inBackground(writeFile(p.exitCopy, JSON.stringify(exit)));
       const base = { id, exitCode: exit.exitCode, time: exit.finishedAt };
       if (exit.oomKilled) this.emit({ ...base, kind: 'oom-killed', reason: 'oom-killed' });
       this.emit({ ...base, kind: 'exited', reason: exitReason(exit) });
       return;
     }
-    if (!mon || (await processStartTime(mon.pid)) === mon.startTime) return;
-    if (parseExit(await readOptional(p.exit))?.runId === mon.runId) return this.noticeEnd(id);
-    const pid = Number.parseInt((await readOptional(p.pid)) ?? '', 10);
-    if (pid > 0 && (await processStartTime(pid)) !== undefined) return; // monitor lost, container lives
+    if (!mon || processStartTime(mon.pid) === mon.startTime) return;
+    if (parseExit(readOptional(p.exit))?.runId === mon.runId) return this.noticeEnd(id);
+    const pid = Number.parseInt(readOptional(p.pid) ?? '', 10);
+    if (pid > 0 && processStartTime(pid) !== undefined) return; // monitor lost, container lives
     if (this.reported.get(id) === mon.runId) return;
     this.reported.set(id, mon.runId);
     this.watcher.unwatch(id);
@@ -395,11 +419,15 @@ export class ContainerDriver implements InstanceDriver {
     });
   }
 
-  /** Waits briefly for the monitor to finish (it exits right after its record), then kills it. */
+  /**
+   * Ends a monitor that has not recorded its run's end (it was lost or is stuck): waits a
+   * little, then kills it. A monitor that wrote the record is already on its way out (its exit
+   * tears down its mount namespace, which is not worth waiting for).
+   */
   private async endMonitor(p: InstancePaths): Promise<void> {
-    const mon = parseMonitor(await readOptional(p.monitor));
-    if (!mon) return;
-    const alive = async () => ((await processStartTime(mon.pid)) === mon.startTime ? undefined : true);
+    const mon = parseMonitor(readOptional(p.monitor));
+    if (!mon || parseExit(readOptional(p.exit))?.runId === mon.runId) return;
+    const alive = () => (processStartTime(mon.pid) === mon.startTime ? undefined : true);
     if (await waitFor(alive, 2000, 5)) return;
     process.kill(mon.pid, 'SIGKILL');
     await waitFor(alive, 2000, 5);
@@ -407,8 +435,18 @@ export class ContainerDriver implements InstanceDriver {
 
   /** Removes crun's state of a container whose crun did not clean up (it was killed). */
   private async clearCrunLeftover(id: string): Promise<void> {
-    if (!(await exists(join(this.dp.crunRoot, id)))) return;
+    if (!exists(join(this.dp.crunRoot, id))) return;
     await run(this.crun, ['--root', this.dp.crunRoot, 'delete', '--force', id]);
+  }
+
+  private inBackground(work: Promise<unknown>): void {
+    const p = work.catch((err) => this.log.warn({ err }, 'container driver background work'));
+    this.background.add(p);
+    p.finally(() => this.background.delete(p)).catch(() => {});
+  }
+
+  private removeInBackground(...dirs: string[]): void {
+    for (const d of dirs) this.inBackground(rm(d, { recursive: true, force: true }));
   }
 
   private emit(event: RuntimeEvent): void {
@@ -423,27 +461,30 @@ export class ContainerDriver implements InstanceDriver {
 }
 
 /**
- * Removes the cgroup parent of the driver rooted at `root` from every hierarchy, once no
- * instance is left in it (tests and teardown; a running daemon keeps it). Never throws.
+ * Removes what the driver rooted at `root` keeps outside it — its cgroup parent in every
+ * hierarchy and its run root — once no instance is left (tests and teardown; a running daemon
+ * keeps them). Never throws; leaves anything still in use.
  */
-export async function removeDriverCgroups(root: string): Promise<void> {
+export async function removeDriverHostState(root: string, runRoot?: string): Promise<void> {
   const layout = await detectCgroupLayout();
-  const parent = driverPaths(root).cgroupParent;
-  for (const h of layout.all) await rmdir(join(h, parent)).catch(() => {});
+  const d = driverPaths(root, runRoot);
+  for (const h of layout.all) {
+    try {
+      rmdirSync(join(h, d.cgroupParent));
+    } catch {}
+  }
+  for (const dir of [d.crunRoot, d.mnt, d.runRoot]) {
+    try {
+      rmdirSync(dir);
+    } catch {}
+  }
 }
 
 async function readSpec(p: InstancePaths): Promise<DriverSpec | undefined> {
-  const text = await readOptional(p.spec);
+  const text = readOptional(p.spec);
   return text ? (JSON.parse(text) as DriverSpec) : undefined;
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  return readFile(path, 'utf8').catch(() => undefined);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
+function exists(path: string): boolean {
+  return existsSync(path);
 }

@@ -17,6 +17,8 @@ export interface MonitorLaunch {
   /** Names what is starting in errors, e.g. `instance "web"`. */
   subject: string;
   paths: InstancePaths;
+  /** The driver's mnt dir, covered by a private tmpfs in the monitor's namespace. */
+  scratch: string;
   runId: string;
   /** Image layer directories, bottom first. */
   layers: readonly string[];
@@ -29,30 +31,24 @@ export interface MonitorLaunch {
 /** The monitor's command line (exported for tests and the benchmark). */
 export function monitorArgs(l: MonitorLaunch): string[] {
   const p = l.paths;
-  const crun = [l.crunPath, '--root', l.crunRoot, 'run', '--bundle', p.bundle, '--pid-file', p.pid];
+  const crun = [l.crunPath, '--root', l.crunRoot, 'run', '--bundle', p.bundle, '--pid-file', p.pidFifo];
   if (l.terminal) crun.push('--console-socket', p.console);
   crun.push(l.id);
+  const opt = (name: string, value: string) => [`--${name}`, value];
   return [
     'run',
-    '--dir',
-    p.run,
-    '--run-id',
-    l.runId,
-    '--log',
-    p.log,
-    '--log-max',
-    String(l.logMaxBytes),
-    '--lower',
-    [...l.layers].reverse().join(':'),
-    '--upper',
-    p.upper,
-    '--work',
-    p.work,
-    '--merged',
-    p.rootfs,
-    ...(l.oom.v1 ? ['--oom-v1', l.oom.v1] : []),
-    ...(l.oom.v2 ? ['--oom-v2', l.oom.v2] : []),
-    ...(l.terminal ? ['--console-socket', p.console] : []),
+    ...opt('dir', p.run),
+    ...opt('run-id', l.runId),
+    ...opt('log', p.log),
+    ...opt('log-max', String(l.logMaxBytes)),
+    ...opt('lower', [...l.layers].reverse().join(':')),
+    ...opt('upper', p.upper),
+    ...opt('work', p.work),
+    ...opt('merged', p.rootfs),
+    ...opt('scratch', l.scratch),
+    ...(l.oom.v1 ? opt('oom-v1', l.oom.v1) : []),
+    ...(l.oom.v2 ? opt('oom-v2', l.oom.v2) : []),
+    ...(l.terminal ? opt('console-socket', p.console) : []),
     '--',
     ...crun,
   ];

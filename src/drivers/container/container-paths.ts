@@ -1,14 +1,21 @@
 /**
  * Where the container driver keeps things. Everything of one driver hangs off its root (the
- * daemon's driver state dir), and the host-wide names it uses are derived from that root, so
- * two daemons never see each other's containers:
+ * daemon's driver state dir, on disk) and its run root (tmpfs, default /run/tandem-<hash>),
+ * and the host-wide names it uses derive from the root, so two daemons never see each other's
+ * containers. What changes on every start and exit lives on tmpfs: metadata writes on a busy
+ * disk journal cost milliseconds each, and they sit on the launch path.
  *
- *   <root>/crun/                         crun --root
  *   <root>/instances/<id>/spec.json      the DriverSpec (written last: marks a complete create)
- *   <root>/instances/<id>/bundle/        config.json, hosts, hostname, resolv.conf, rootfs/ (mount point)
+ *   <root>/instances/<id>/bundle/        config.json, hosts, hostname, resolv.conf
  *   <root>/instances/<id>/upper, work    overlay upper and work dirs (survive stop/start)
- *   <root>/instances/<id>/run/           monitor, pid, exit (the monitor's files), exec-*.json
  *   <root>/instances/<id>/logs/          console.log (+ .1 after rotation)
+ *   <root>/instances/<id>/started, exit.json   copies that outlive a host reboot (written lazily)
+ *   <root>/trash/                        deleted instances on their way out (removed in background)
+ *   <run>/crun/                          crun --root
+ *   <run>/mnt/                           empty: each monitor covers it with a private tmpfs
+ *                                        holding the rootfs mount point <id>/
+ *   <run>/<id>/                          monitor, pid(.fifo), exit (the monitor's files),
+ *                                        console socket, exec-*.json
  *   cgroup  /tandem-<8 hex of sha256(root)>/<id>         limits, freezer, stats (ours)
  *           /tandem-<8 hex of sha256(root)>/<id>/ctr     the container's own group (crun's)
  */
@@ -19,8 +26,13 @@ import { TandemError } from '../../base/errors.js';
 
 export interface DriverPaths {
   root: string;
-  crunRoot: string;
   instances: string;
+  trash: string;
+  /** tmpfs directory for per-run state. */
+  runRoot: string;
+  crunRoot: string;
+  /** Covered by a private tmpfs in each monitor's mount namespace (see helpers/monitor/run.c). */
+  mnt: string;
   /** Cgroup directory name under each hierarchy root, e.g. `tandem-1a2b3c4d`. */
   cgroupParent: string;
 }
@@ -30,18 +42,24 @@ export interface InstancePaths {
   spec: string;
   bundle: string;
   config: string;
-  rootfs: string;
-  upper: string;
-  work: string;
-  run: string;
-  monitor: string;
-  pid: string;
-  exit: string;
-  logs: string;
-  log: string;
   hosts: string;
   hostname: string;
   resolv: string;
+  upper: string;
+  work: string;
+  logs: string;
+  log: string;
+  /** On-disk marker and exit copy, for the state after a host reboot wiped the run dir. */
+  startedMark: string;
+  exitCopy: string;
+  /** The overlay mount point: exists only inside the monitor's mount namespace. */
+  rootfs: string;
+  run: string;
+  monitor: string;
+  pid: string;
+  /** Where crun writes the pid: a FIFO the monitor reads to learn that the container runs. */
+  pidFifo: string;
+  exit: string;
   /** Unix socket for the pty master of a terminal container (kept under 108 bytes). */
   console: string;
   /** Our cgroup (relative to the hierarchy roots) and crun's group below it. */
@@ -51,21 +69,25 @@ export interface InstancePaths {
 
 const ID_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-/** Paths of the driver rooted at `root` (made absolute). */
-export function driverPaths(root: string): DriverPaths {
+/** Paths of the driver rooted at `root` (made absolute), with run state under `runRoot`. */
+export function driverPaths(root: string, runRoot?: string): DriverPaths {
   const abs = resolve(root);
   const hash = createHash('sha256').update(abs).digest('hex').slice(0, 8);
+  const run = resolve(runRoot ?? `/run/tandem-${hash}`);
   return {
     root: abs,
-    crunRoot: join(abs, 'crun'),
     instances: join(abs, 'instances'),
+    trash: join(abs, 'trash'),
+    runRoot: run,
+    crunRoot: join(run, 'crun'),
+    mnt: join(run, 'mnt'),
     cgroupParent: `tandem-${hash}`,
   };
 }
 
 /** Throws invalid_argument unless `id` is safe as a directory, cgroup and crun name. */
 export function assertInstanceId(id: string): void {
-  if (!ID_RE.test(id)) {
+  if (!ID_RE.test(id) || id === 'crun' || id === 'mnt') {
     throw new TandemError(
       'invalid_argument',
       `invalid instance id "${id}": use lowercase letters, digits, - and _`,
@@ -78,7 +100,7 @@ export function instancePaths(d: DriverPaths, id: string): InstancePaths {
   assertInstanceId(id);
   const dir = join(d.instances, id);
   const bundle = join(dir, 'bundle');
-  const run = join(dir, 'run');
+  const run = join(d.runRoot, id);
   const logs = join(dir, 'logs');
   const cgroup = `/${d.cgroupParent}/${id}`;
   return {
@@ -86,18 +108,21 @@ export function instancePaths(d: DriverPaths, id: string): InstancePaths {
     spec: join(dir, 'spec.json'),
     bundle,
     config: join(bundle, 'config.json'),
-    rootfs: join(bundle, 'rootfs'),
-    upper: join(dir, 'upper'),
-    work: join(dir, 'work'),
-    run,
-    monitor: join(run, 'monitor'),
-    pid: join(run, 'pid'),
-    exit: join(run, 'exit'),
-    logs,
-    log: join(logs, 'console.log'),
     hosts: join(bundle, 'hosts'),
     hostname: join(bundle, 'hostname'),
     resolv: join(bundle, 'resolv.conf'),
+    upper: join(dir, 'upper'),
+    work: join(dir, 'work'),
+    logs,
+    log: join(logs, 'console.log'),
+    startedMark: join(dir, 'started'),
+    exitCopy: join(dir, 'exit.json'),
+    rootfs: join(d.mnt, id),
+    run,
+    monitor: join(run, 'monitor'),
+    pid: join(run, 'pid'),
+    pidFifo: join(run, 'pid.fifo'),
+    exit: join(run, 'exit'),
     console: socketPath(join(run, 'console.sock')),
     cgroup,
     crunCgroup: `${cgroup}/ctr`,

@@ -7,9 +7,11 @@
  *   - a dead monitor without a record but a live container (the monitor was killed): running;
  *   - a dead monitor without a record: stopped, failed;
  *   - an older exit record: stopped; nothing at all: created.
+ * Without a run dir (tmpfs: none before the first start, none after a reboot) the copies on
+ * disk decide: the last exit record, else "started once" means the host restarted under it.
  * Processes are identified by pid and start time, so a recycled pid is never mistaken.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { RuntimeState } from '../../core/driver.js';
 import type { InstancePaths } from './container-paths.js';
@@ -32,6 +34,10 @@ export interface MonitorRecord {
 
 export interface RunFiles {
   complete: boolean;
+  /** The tmpfs run dir is gone (never started, or the host rebooted): the disk copies count. */
+  runDirMissing: boolean;
+  startedMark: boolean;
+  exitCopy?: ExitRecord;
   monitor?: MonitorRecord;
   monitorAlive: boolean;
   /** The container's init (catatonit) as crun wrote it, and whether it lives. */
@@ -45,6 +51,11 @@ export interface RunFiles {
 /** Decides the runtime state from the monitor's files (see the module comment). */
 export function deriveState(f: RunFiles): RuntimeState {
   if (!f.complete) return { status: 'stopped', reason: 'failed: incomplete create' };
+  if (f.runDirMissing) {
+    if (f.exitCopy) return exitState(f.exitCopy);
+    if (f.startedMark) return { status: 'stopped', reason: 'failed: the host restarted while it ran' };
+    return { status: 'created' };
+  }
   const mon = f.monitor;
   if (f.exit && (!mon || f.exit.runId === mon.runId)) return exitState(f.exit);
   if (mon && f.monitorAlive && f.pid) {
@@ -92,24 +103,32 @@ export function exitReason(e: Pick<ExitRecord, 'exitCode' | 'oomKilled'>): strin
 
 /** Reads the monitor's files of one instance; `frozen` is asked only for a live container. */
 export async function readRunFiles(p: InstancePaths, frozen: () => Promise<boolean>): Promise<RunFiles> {
-  const [complete, monText, pidText, exitText] = await Promise.all([
-    readFile(p.spec, 'utf8').then(
-      () => true,
-      () => false,
-    ),
-    readOptional(p.monitor),
-    readOptional(p.pid),
-    readOptional(p.exit),
-  ]);
+  const complete = readOptional(p.spec) !== undefined;
+  if (!existsSync(p.run)) {
+    const exitCopy = parseExit(readOptional(p.exitCopy));
+    const startedMark = existsSync(p.startedMark);
+    return {
+      complete,
+      runDirMissing: true,
+      startedMark,
+      exitCopy,
+      monitorAlive: false,
+      pidAlive: false,
+      frozen: false,
+    };
+  }
+  const [monText, pidText, exitText] = [readOptional(p.monitor), readOptional(p.pid), readOptional(p.exit)];
   const monitor = parseMonitor(monText);
   const pid = pidText ? Number.parseInt(pidText, 10) || undefined : undefined;
-  const monitorAlive = monitor ? (await processStartTime(monitor.pid)) === monitor.startTime : false;
-  const pidAlive = pid ? (await processStartTime(pid)) !== undefined : false;
+  const monitorAlive = monitor ? processStartTime(monitor.pid) === monitor.startTime : false;
+  const pidAlive = pid ? processStartTime(pid) !== undefined : false;
   const exit = parseExit(exitText);
   const live = pidAlive && !(exit && monitor && exit.runId === monitor.runId);
-  const startedAt = pid ? await mtimeIso(p.pid) : undefined;
+  const startedAt = pid ? mtimeIso(p.pid) : undefined;
   return {
     complete,
+    runDirMissing: false,
+    startedMark: true,
     monitor,
     monitorAlive,
     pid,
@@ -120,15 +139,17 @@ export async function readRunFiles(p: InstancePaths, frozen: () => Promise<boole
   };
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  return readFile(path, 'utf8').catch(() => undefined);
+/** A small file's text, or undefined when it cannot be read (synchronous: see cgroup-fs.ts). */
+export function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
-async function mtimeIso(path: string): Promise<string | undefined> {
-  return stat(path).then(
-    (s) => s.mtime.toISOString(),
-    () => undefined,
-  );
+function mtimeIso(path: string): string | undefined {
+  return statSync(path, { throwIfNoEntry: false })?.mtime.toISOString();
 }
 
 /** Parses "pid starttime runId". */
@@ -150,9 +171,9 @@ export function parseExit(text: string | undefined): ExitRecord | undefined {
 }
 
 /** Start time (clock ticks since boot) of a live, non-zombie process; undefined otherwise. */
-export async function processStartTime(pid: number): Promise<number | undefined> {
+export function processStartTime(pid: number): number | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  const text = await readOptional(`/proc/${pid}/stat`);
+  const text = readOptional(`/proc/${pid}/stat`);
   if (!text) return undefined;
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   if (fields[0] === 'Z' || fields[0] === 'X') return undefined;

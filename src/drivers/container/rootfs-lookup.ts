@@ -6,8 +6,7 @@
  * device) hides what lies below. Used to resolve user names through /etc/passwd and to check
  * that the command exists, so a bad create fails before anything runs.
  */
-import { constants } from 'node:fs';
-import { lstat, readFile, readlink } from 'node:fs/promises';
+import { constants, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { TandemError } from '../../base/errors.js';
 
@@ -33,7 +32,7 @@ export async function resolveInRootfs(stack: RootfsStack, path: string): Promise
     if (!found) return undefined;
     if (found.isLink) {
       if (++hops > MAX_LINKS) return undefined;
-      const target = await readlink(found.host);
+      const target = readlinkSync(found.host);
       const base = target.startsWith('/') ? [] : done;
       parts = [
         ...posix
@@ -59,7 +58,7 @@ async function findEntry(
 ): Promise<{ host: string; isLink: boolean } | undefined> {
   for (const dir of stack) {
     const host = join(dir, rel);
-    const st = await lstat(host).catch(() => undefined);
+    const st = lstatSync(host, { throwIfNoEntry: false });
     if (!st) continue;
     if (st.isCharacterDevice() && st.rdev === 0) return undefined;
     return { host, isLink: st.isSymbolicLink() };
@@ -82,7 +81,7 @@ export async function findExecutable(
         .map((d) => posix.join(d, arg0));
   for (const c of candidates) {
     const host = await resolveInRootfs(stack, c);
-    const st = host ? await lstat(host).catch(() => undefined) : undefined;
+    const st = host ? lstatSync(host, { throwIfNoEntry: false }) : undefined;
     if (st?.isFile() && (st.mode & (constants.S_IXUSR | constants.S_IXGRP | constants.S_IXOTH)) !== 0)
       return true;
   }
@@ -120,7 +119,10 @@ export async function resolveUser(stack: RootfsStack, user: string): Promise<Res
 async function readTable(stack: RootfsStack, path: string): Promise<string[][]> {
   const host = await resolveInRootfs(stack, path);
   if (!host) return [];
-  const text = await readFile(host, 'utf8').catch(() => '');
+  let text = '';
+  try {
+    text = readFileSync(host, 'utf8');
+  } catch {}
   return text
     .split('\n')
     .filter((l) => l && !l.startsWith('#'))

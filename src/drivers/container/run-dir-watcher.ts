@@ -1,7 +1,8 @@
 /**
  * Notices what monitors record on their own (an exit, a monitor that died): an inotify watch
  * per running instance's run directory, plus a periodic sweep in case a notification is lost.
- * It only says "look at this instance"; the driver reads the files and decides.
+ * It only says "look at this instance"; the driver reads the files and decides. A watch keeps
+ * the process alive (someone awaits that instance's end) until the end is seen or close().
  */
 import { type FSWatcher, watch } from 'node:fs';
 
@@ -28,7 +29,6 @@ export class RunDirWatcher {
         if (name === 'exit' || name === 'monitor') this.check(id);
       });
       w.on('error', () => this.unwatch(id));
-      w.unref();
       this.watchers.set(id, w);
     } catch {
       // the directory is gone: nothing left to notice
