@@ -1,13 +1,13 @@
 /**
  * Improvement of a complete assignment, node by node ("per-shard models" of the batch placer):
- *  1. consolidation — the emptiest node's items are moved, greedily, to the fullest used nodes
- *     that take them; if all move, the node is freed;
- *  2. neighbourhood MILPs — for the emptiest node that consolidation could not free (the
- *     target), HiGHS decides exactly (packing-model.ts) whether its items fit on the used nodes
- *     with the most room for them when the smallest items of those nodes may move too (swaps);
- *     if so the target is freed, otherwise it is set aside until something else changes.
- * Stops at the lower bound, at the deadline, after `maxRounds`, after `maxFailures` targets in a
- * row that could not be freed, or when no target is left.
+ *  1. consolidation — nodes, emptiest first, whose items can all move greedily to the fullest
+ *     used nodes that take them are freed;
+ *  2. neighbourhood MILPs — otherwise, for each node in the same order (the target), HiGHS
+ *     decides exactly (packing-model.ts) whether its items fit on the used nodes with the most
+ *     room for them when the smallest items of those nodes may move too (swaps). Targets whose
+ *     partners lack the room in some resource (a necessary condition) are skipped unsolved.
+ * A round that frees a node starts over; the search stops at the lower bound, at the deadline,
+ * after `maxRounds`, or when a round frees nothing (or meets `maxFailures` failed models).
  */
 import type { Highs } from 'highs';
 import { RESOURCES as R } from './class-tree.js';
@@ -26,7 +26,7 @@ export interface LnsOptions {
   partners: number;
   /** Time limit of one neighbourhood model (seconds). */
   stepSeconds: number;
-  /** Stop after this many rounds in a row that freed nothing. */
+  /** Per round, give up after this many neighbourhood models that could not free their target. */
   maxFailures: number;
   seed: number;
   lowerBound: number | null;
@@ -35,6 +35,8 @@ export interface LnsOptions {
 /** What the search did. */
 export interface LnsStats {
   rounds: number;
+  /** Neighbourhood models handed to HiGHS (targets whose partners lacked room are skipped). */
+  milpSolves: number;
   freedByMoves: number;
   freedByMilp: number;
   timeLimitedSteps: number;
@@ -51,10 +53,11 @@ export function fill(state: PackingState, j: number): number {
   return f;
 }
 
-function candidates(state: PackingState, tabu: Set<number>): number[] {
+/** Nodes the search may empty (used, without existing allocations), emptiest first. */
+function candidates(state: PackingState): number[] {
   const out: number[] = [];
   for (let j = 0; j < state.p.nodeCount; j++) {
-    if (!state.p.preUsed[j] && state.countOn(j) > 0 && !tabu.has(j)) out.push(j);
+    if (!state.p.preUsed[j] && state.countOn(j) > 0) out.push(j);
   }
   const f = new Map(out.map((j) => [j, fill(state, j)]));
   return out.sort((a, b) => f.get(a)! - f.get(b)! || a - b);
@@ -122,14 +125,12 @@ function milpStep(
   highs: Highs,
   state: PackingState,
   t: number,
+  nodes: readonly number[],
   opts: LnsOptions,
-  rng: Prng,
   stats: LnsStats,
 ): boolean {
   const p = state.p;
   const own = state.itemsOn(t);
-  const nodes = partners(state, t, opts.partners, rng);
-  if (!enoughRoom(state, t, nodes)) return false;
   const perNode = Math.max(1, Math.floor((opts.maxItems - own.length) / Math.max(1, nodes.length)));
   const items = [...own];
   for (const j of nodes) {
@@ -138,12 +139,9 @@ function milpStep(
   }
   const seconds = Math.min(opts.stepSeconds, (opts.deadline - performance.now()) / 1000);
   if (seconds <= 0.01) return false;
-  const res = solvePacking(
-    highs,
-    state,
-    { items, nodes, allowUnplaced: false },
-    { timeLimitSeconds: seconds, seed: opts.seed },
-  );
+  stats.milpSolves++;
+  const spec = { items, nodes, allowUnplaced: false };
+  const res = solvePacking(highs, state, spec, { timeLimitSeconds: seconds, seed: opts.seed });
   if (res.timeLimited) stats.timeLimitedSteps++;
   if (!res.assignment) return false;
   for (const k of items) state.remove(k);
@@ -154,35 +152,28 @@ function milpStep(
 
 /** Improves `state` in place. Synchronous. */
 export function improveByLns(highs: Highs, state: PackingState, opts: LnsOptions): LnsStats {
-  const stats: LnsStats = { rounds: 0, freedByMoves: 0, freedByMilp: 0, timeLimitedSteps: 0 };
+  const stats: LnsStats = { rounds: 0, milpSolves: 0, freedByMoves: 0, freedByMilp: 0, timeLimitedSteps: 0 };
   const rng = new Prng(opts.seed);
-  const tabu = new Set<number>();
   const atBound = () => opts.lowerBound !== null && state.nodesUsed() <= opts.lowerBound;
-  let failures = 0;
-  while (
-    stats.rounds < opts.maxRounds &&
-    failures < opts.maxFailures &&
-    performance.now() < opts.deadline &&
-    !atBound()
-  ) {
-    const list = candidates(state, tabu);
+  const inTime = () => performance.now() < opts.deadline;
+  while (stats.rounds < opts.maxRounds && inTime() && !atBound()) {
+    const list = candidates(state);
     if (list.length === 0) break;
     stats.rounds++;
-    const freed = list.find((j) => evacuate(state, j));
-    if (freed !== undefined) {
+    if (list.some((j) => evacuate(state, j))) {
       stats.freedByMoves++;
-      tabu.clear();
-      failures = 0;
       continue;
     }
-    const t = list[0]!;
-    if (milpStep(highs, state, t, opts, rng, stats)) {
-      tabu.clear();
-      failures = 0;
-    } else {
-      tabu.add(t);
+    let failures = 0;
+    const freed = list.find((t) => {
+      if (failures >= opts.maxFailures || !inTime()) return false;
+      const nodes = partners(state, t, opts.partners, rng);
+      if (!enoughRoom(state, t, nodes)) return false;
+      if (milpStep(highs, state, t, nodes, opts, stats)) return true;
       failures++;
-    }
+      return false;
+    });
+    if (freed === undefined) break;
   }
   return stats;
 }

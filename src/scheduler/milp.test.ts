@@ -13,8 +13,11 @@ import { ClusterIndex } from './cluster-index.js';
 import { generateCluster, generateWorkload } from './generate.js';
 import { placeFirstFitDecreasing } from './greedy.js';
 import { loadHighs } from './highs-load.js';
+import { evacuate, improveByLns } from './lns.js';
 import { solveLowerBound } from './lp-bound-master.js';
 import { solveBatch } from './milp-batch.js';
+import { solvePacking } from './packing-model.js';
+import { PackingState } from './packing-state.js';
 import { admissible, assertValid } from './rules-reference.js';
 
 const GiB = 1024 ** 3;
@@ -137,6 +140,57 @@ describe('milp batch placer', () => {
     const exact = exactLp(problem);
     assert.ok(bound.dual! <= exact + 1e-6, `dual ${bound.dual} above the LP optimum ${exact}`);
     assert.ok(bound.dual! >= exact - 1e-3 * exact, `dual ${bound.dual} far below the LP optimum ${exact}`);
+  });
+
+  it('a neighbourhood MILP frees a node that greedy evacuation cannot (it needs a swap)', () => {
+    const nodes = ['a', 'b', 'c'].map(
+      (name): NodeInfo => ({
+        name,
+        capacity: { cpus: 0, memoryBytes: 10 * GiB, diskBytes: 0, instances: 10 },
+        capabilities: { qemu: false, kvm: false },
+        labels: {},
+        overcommit: { ...DEFAULT_OVERCOMMIT },
+      }),
+    );
+    const sizes = [6, 1, 6, 1, 4];
+    const requests = sizes.map(
+      (mem, k): PlacementRequest => ({ name: `r${k}`, type: 'container', memoryBytes: mem * GiB }),
+    );
+    const problem = buildBatchProblem(new ClusterIndex(nodes), requests);
+    const state = new PackingState(problem);
+    [0, 0, 1, 1, 2].forEach((j, k) => {
+      state.add(k, j);
+    });
+    assert.equal(evacuate(state, 2), false, 'the 4 fits on neither a nor b as they are');
+    // The neighbourhood of c: its item plus the small items of a and b, on a and b only.
+    const res = solvePacking(
+      highs,
+      state,
+      { items: [4, 1, 3], nodes: [0, 1], allowUnplaced: false },
+      { timeLimitSeconds: 5, seed: 1 },
+    );
+    assert.ok(res.assignment, res.status);
+    for (const [k, j] of res.assignment) {
+      state.remove(k);
+      state.add(k, j);
+    }
+    assert.equal(state.countOn(2), 0);
+    assertValid(
+      nodes,
+      requests,
+      Array.from(state.assign, (j) => nodes[j]!.name),
+    );
+    const stats = improveByLns(highs, state, {
+      deadline: performance.now() + 5000,
+      maxRounds: 5,
+      maxItems: 50,
+      partners: 4,
+      stepSeconds: 5,
+      maxFailures: 2,
+      seed: 1,
+      lowerBound: 2,
+    });
+    assert.equal(stats.rounds, 0, 'already at the lower bound');
   });
 
   it('falls back to first-fit-decreasing when the solver cannot answer in time', async () => {
