@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync as readdirSyncFs, readFileSync, renameSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -281,5 +281,31 @@ describe('container lifecycle on the host', { timeout: 180_000 }, () => {
       return s.status === 'stopped' ? s : undefined;
     }, 5000);
     assert.equal(st?.exitCode, 5);
+  });
+
+  it('a new driver removes what an interrupted delete left (and nothing of a live instance)', async () => {
+    const root = await newRoot();
+    const first = new ContainerDriver({ root });
+    await first.create(spec('orphan', ['sleep', '1000']));
+    await first.create(spec('kept', ['sleep', '1000']));
+    await first.start('orphan');
+    await first.start('kept');
+    const p = instancePaths(first.paths, 'orphan');
+    const monitorPid = Number(readFileSync(p.monitor, 'utf8').split(' ')[0]);
+    await first.close();
+    // a delete interrupted after the instance directory went to the trash
+    renameSync(p.dir, join(first.paths.trash, 'orphan-crashed'));
+    const second = new ContainerDriver({ root });
+    try {
+      assert.deepEqual(await second.list(), ['kept']);
+      assert.equal((await second.state('kept')).status, 'running');
+      assert.ok(!existsSync(p.run), 'the run dir is gone');
+      assert.deepEqual(cgroupDirs(second, 'orphan'), [], 'the cgroup is gone');
+      assert.ok(!existsSync(join(second.paths.crunRoot, 'orphan')), 'the crun state is gone');
+      assert.ok(await waitFor(() => (processStartTime(monitorPid) === undefined ? true : undefined), 5000));
+    } finally {
+      await second.close();
+    }
+    assert.deepEqual(readdirSyncFs(second.paths.trash), [], 'the trash is emptied');
   });
 });

@@ -13,14 +13,13 @@
  * (1 crun), exec (1 crun) and a leftover cleanup spawn processes.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TandemError } from '../../base/errors.js';
 import { type Logger, silentLogger } from '../../base/log.js';
-import { run } from '../../base/proc.js';
-import { nowIso, sleep, waitFor } from '../../base/time.js';
+import { nowIso, sleep } from '../../base/time.js';
 import type {
   DriverInfo,
   DriverSpec,
@@ -35,8 +34,10 @@ import type {
 } from '../../core/driver.js';
 import type { Limits } from '../../core/instance.js';
 import { type Action, checkAction } from '../../core/lifecycle.js';
+import { BackgroundWork } from '../common/background-work.js';
 import { type Cgroup, type CgroupLayout, detectCgroupLayout, openCgroup } from '../common/cgroup.js';
 import { readLog } from '../common/log-file.js';
+import { clearCrunState, endMonitor, sweepOrphans } from './container-cleanup.js';
 import {
   createInstance,
   rootfsStack,
@@ -44,22 +45,16 @@ import {
   validateSpec,
   writeJsonAtomic,
 } from './container-create.js';
+import { RunEnds } from './container-ends.js';
 import { startExec } from './container-exec.js';
 import { launchMonitor } from './container-monitor.js';
 import { type DriverPaths, driverPaths, type InstancePaths, instancePaths } from './container-paths.js';
 import { probeContainers } from './container-probe.js';
-import {
-  deriveState,
-  exitReason,
-  parseExit,
-  parseMonitor,
-  processStartTime,
-  readOptional,
-  readRunFiles,
-} from './container-state.js';
+import { deriveState, readOptional, readRunFiles } from './container-state.js';
 import { netUsage } from './net-usage.js';
 import { resolveUser } from './rootfs-lookup.js';
-import { RunDirWatcher } from './run-dir-watcher.js';
+
+export { removeDriverHostState } from './container-cleanup.js';
 
 /** Where scripts/build-helpers.sh puts the monitor (same relative path from src/ and dist/). */
 export const DEFAULT_MONITOR_PATH = fileURLToPath(
@@ -98,12 +93,10 @@ export class ContainerDriver implements InstanceDriver {
   private readonly monitor: string;
   private readonly logMax: number;
   private readonly listeners = new Set<(e: RuntimeEvent) => void>();
-  /** id → the run whose end was already reported (or seen at start-up). */
-  private readonly reported = new Map<string, string>();
-  private readonly watcher: RunDirWatcher;
+  private readonly ends: RunEnds;
   private readonly ready: Promise<CgroupLayout>;
   /** Removals and disk copies running in the background; close() waits for them. */
-  private readonly background = new Set<Promise<unknown>>();
+  private readonly background: BackgroundWork;
 
   constructor(opts: ContainerDriverOptions) {
     this.dp = driverPaths(opts.root, opts.runRoot);
@@ -112,9 +105,17 @@ export class ContainerDriver implements InstanceDriver {
     this.catatonit = opts.catatonitPath ?? '/usr/bin/catatonit';
     this.monitor = opts.monitorPath ?? DEFAULT_MONITOR_PATH;
     this.logMax = opts.logMaxBytes ?? 8 * 1024 * 1024;
-    this.watcher = new RunDirWatcher((id) => {
-      this.noticeEnd(id).catch((err) => this.log.warn({ err, id }, 'checking a container monitor'));
-    });
+    this.background = new BackgroundWork(this.log);
+    this.ends = new RunEnds(
+      this.dp,
+      (e) => this.emit(e),
+      (id, exit) =>
+        this.background.add(
+          'copying an exit record',
+          writeFile(instancePaths(this.dp, id).exitCopy, JSON.stringify(exit)),
+        ),
+      (err, id) => this.log.warn({ err, id }, 'checking a container monitor'),
+    );
     this.ready = this.init();
     this.ready.catch(() => {});
   }
@@ -127,16 +128,10 @@ export class ContainerDriver implements InstanceDriver {
   private async init(): Promise<CgroupLayout> {
     for (const d of [this.dp.instances, this.dp.trash, this.dp.crunRoot, this.dp.mnt])
       mkdirSync(d, { recursive: true });
-    this.removeInBackground(...readdirSync(this.dp.trash).map((e) => join(this.dp.trash, e)));
+    this.background.removeDirs(...readdirSync(this.dp.trash).map((e) => join(this.dp.trash, e)));
     const layout = await detectCgroupLayout();
-    for (const id of await this.ids()) {
-      const p = instancePaths(this.dp, id);
-      const mon = parseMonitor(readOptional(p.monitor));
-      const exit = parseExit(readOptional(p.exit));
-      if (exit) this.reported.set(id, exit.runId);
-      if (mon && processStartTime(mon.pid) === mon.startTime) this.watcher.watch(id, p.run);
-      else if (mon) this.reported.set(id, exit?.runId === mon.runId ? exit.runId : mon.runId);
-    }
+    for (const id of this.ids()) this.ends.adopt(id);
+    await sweepOrphans(this.dp, layout, this.crun, this.log);
     return layout;
   }
 
@@ -172,16 +167,17 @@ export class ContainerDriver implements InstanceDriver {
   async start(id: string, signal?: AbortSignal): Promise<void> {
     const c = await this.load(id);
     if ((await this.check(c, 'start')).verdict === 'noop') return;
-    await this.noticeEnd(id);
+    await this.ends.notice(id);
     if (!(await c.cg.exists())) {
       await c.cg.create();
       await c.cg.setLimits(c.spec.limits);
     }
-    await this.clearCrunLeftover(id);
+    await clearCrunState(this.crun, this.dp.crunRoot, id);
     mkdirSync(c.p.run, { recursive: true });
     rmSync(c.p.pid, { force: true });
     rmSync(c.p.monitor, { force: true });
-    if (!exists(c.p.startedMark)) this.inBackground(writeFile(c.p.startedMark, ''));
+    if (!exists(c.p.startedMark))
+      this.background.add('marking a started container', writeFile(c.p.startedMark, ''));
     const layout = await this.ready;
     const memoryDir = c.cg.memoryDir();
     await launchMonitor({
@@ -200,8 +196,7 @@ export class ContainerDriver implements InstanceDriver {
       signal,
     });
     this.emit({ id, kind: 'started', time: nowIso() });
-    this.watcher.watch(id, c.p.run);
-    await this.noticeEnd(id); // it may have ended before the watch was armed
+    await this.ends.started(id);
   }
 
   async stop(id: string, opts: StopOptions): Promise<void> {
@@ -210,13 +205,13 @@ export class ContainerDriver implements InstanceDriver {
     if (verdict === 'noop') return;
     if (!opts.force) {
       await this.signalInit(c, state, 'SIGTERM');
-      if (await this.waitEnd(c, opts.timeoutMs)) return this.noticeEnd(id);
+      if (await this.waitEnd(c, opts.timeoutMs)) return this.ends.notice(id);
     }
     await this.signalInit(c, state, 'SIGKILL');
     if (!(await this.waitEnd(c, 10_000))) {
       throw new TandemError('internal', `stopping ${c.subject}: the container did not exit after SIGKILL`);
     }
-    await this.noticeEnd(id);
+    await this.ends.notice(id);
   }
 
   async kill(id: string, signal: NodeJS.Signals): Promise<void> {
@@ -253,18 +248,17 @@ export class ContainerDriver implements InstanceDriver {
       await this.signalInit(c, state, 'SIGKILL');
       await this.waitEnd(c, 10_000);
     }
-    await this.endMonitor(p);
-    await this.clearCrunLeftover(id);
+    await endMonitor(p);
+    await clearCrunState(this.crun, this.dp.crunRoot, id);
     await cg.remove();
-    this.watcher.unwatch(id);
-    this.reported.delete(id);
+    this.ends.forget(id);
     rmSync(p.run, { recursive: true, force: true });
     if (!p.console.startsWith(p.run)) rmSync(p.console, { force: true });
     // a rename takes the instance away at once; its files (a disk's worth of journal work) go
     // in the background
     const doomed = join(this.dp.trash, `${id}-${randomBytes(4).toString('hex')}`);
     renameSync(p.dir, doomed);
-    this.removeInBackground(doomed);
+    this.background.removeDirs(doomed);
   }
 
   async update(id: string, limits: Limits): Promise<void> {
@@ -330,14 +324,14 @@ export class ContainerDriver implements InstanceDriver {
   }
 
   async close(): Promise<void> {
-    this.watcher.close();
+    this.ends.close();
     this.listeners.clear();
-    await Promise.allSettled([...this.background]);
+    await this.background.settle();
   }
 
   // ---- internals ----
 
-  private async ids(): Promise<string[]> {
+  private ids(): string[] {
     try {
       return readdirSync(this.dp.instances, { withFileTypes: true })
         .filter((e) => e.isDirectory())
@@ -388,67 +382,6 @@ export class ContainerDriver implements InstanceDriver {
     }
   }
 
-  /** Reports a run's end (exited, oom-killed, or failed when the monitor died) once. */
-  private async noticeEnd(id: string): Promise<void> {
-    const p = instancePaths(this.dp, id);
-    const [monText, exitText] = [readOptional(p.monitor), readOptional(p.exit)];
-    const mon = parseMonitor(monText);
-    const exit = parseExit(exitText);
-    if (exit && (!mon || exit.runId === mon.runId)) {
-      if (this.reported.get(id) === exit.runId) return;
-      this.reported.set(id, exit.runId);
-      this.watcher.unwatch(id);
-      this.inBackground(writeFile(p.exitCopy, JSON.stringify(exit)));
-      const base = { id, exitCode: exit.exitCode, time: exit.finishedAt };
-      if (exit.oomKilled) this.emit({ ...base, kind: 'oom-killed', reason: 'oom-killed' });
-      this.emit({ ...base, kind: 'exited', reason: exitReason(exit) });
-      return;
-    }
-    if (!mon || processStartTime(mon.pid) === mon.startTime) return;
-    if (parseExit(readOptional(p.exit))?.runId === mon.runId) return this.noticeEnd(id);
-    const pid = Number.parseInt(readOptional(p.pid) ?? '', 10);
-    if (pid > 0 && processStartTime(pid) !== undefined) return; // monitor lost, container lives
-    if (this.reported.get(id) === mon.runId) return;
-    this.reported.set(id, mon.runId);
-    this.watcher.unwatch(id);
-    this.emit({
-      id,
-      kind: 'failed',
-      reason: 'failed: the monitor died before recording the exit',
-      time: nowIso(),
-    });
-  }
-
-  /**
-   * Ends a monitor that has not recorded its run's end (it was lost or is stuck): waits a
-   * little, then kills it. A monitor that wrote the record is already on its way out (its exit
-   * tears down its mount namespace, which is not worth waiting for).
-   */
-  private async endMonitor(p: InstancePaths): Promise<void> {
-    const mon = parseMonitor(readOptional(p.monitor));
-    if (!mon || parseExit(readOptional(p.exit))?.runId === mon.runId) return;
-    const alive = () => (processStartTime(mon.pid) === mon.startTime ? undefined : true);
-    if (await waitFor(alive, 2000, 5)) return;
-    process.kill(mon.pid, 'SIGKILL');
-    await waitFor(alive, 2000, 5);
-  }
-
-  /** Removes crun's state of a container whose crun did not clean up (it was killed). */
-  private async clearCrunLeftover(id: string): Promise<void> {
-    if (!exists(join(this.dp.crunRoot, id))) return;
-    await run(this.crun, ['--root', this.dp.crunRoot, 'delete', '--force', id]);
-  }
-
-  private inBackground(work: Promise<unknown>): void {
-    const p = work.catch((err) => this.log.warn({ err }, 'container driver background work'));
-    this.background.add(p);
-    p.finally(() => this.background.delete(p)).catch(() => {});
-  }
-
-  private removeInBackground(...dirs: string[]): void {
-    for (const d of dirs) this.inBackground(rm(d, { recursive: true, force: true }));
-  }
-
   private emit(event: RuntimeEvent): void {
     for (const l of this.listeners) {
       try {
@@ -457,26 +390,6 @@ export class ContainerDriver implements InstanceDriver {
         this.log.warn({ err }, 'container event listener threw');
       }
     }
-  }
-}
-
-/**
- * Removes what the driver rooted at `root` keeps outside it — its cgroup parent in every
- * hierarchy and its run root — once no instance is left (tests and teardown; a running daemon
- * keeps them). Never throws; leaves anything still in use.
- */
-export async function removeDriverHostState(root: string, runRoot?: string): Promise<void> {
-  const layout = await detectCgroupLayout();
-  const d = driverPaths(root, runRoot);
-  for (const h of layout.all) {
-    try {
-      rmdirSync(join(h, d.cgroupParent));
-    } catch {}
-  }
-  for (const dir of [d.crunRoot, d.mnt, d.runRoot]) {
-    try {
-      rmdirSync(dir);
-    } catch {}
   }
 }
 
