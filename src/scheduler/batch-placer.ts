@@ -52,6 +52,8 @@ export interface BatchResult extends BatchPlacement {
 }
 
 const WORKER_GRACE_MS = 3000;
+
+type Bound = Pick<MilpResult, 'lowerBound' | 'lowerBoundMethod'>;
 const RESULT_MARGIN_S = 0.3;
 
 /** Checks an assignment against every constraint of the problem; returns the state or null. */
@@ -66,6 +68,39 @@ function verified(problem: BatchProblem, assignment: Int32Array): PackingState |
   return state;
 }
 
+/** Asks the worker for the MILP result (or the bound only) and records how it went in `details`. */
+async function runSolver(
+  problem: BatchProblem,
+  greedy: Int32Array,
+  details: BatchDetails,
+  options: BatchOptions,
+  budget: number,
+): Promise<{ assignment: Int32Array; bound: Bound }> {
+  const milp = details.policy === 'milp';
+  const solverOptions = {
+    deadlineEpochMs: Date.now() + budget * 1000,
+    seed: options.seed ?? 1,
+    boundOnly: !milp,
+  };
+  const timeout = budget * 1000 + (options.graceMs ?? WORKER_GRACE_MS);
+  try {
+    const res = await solveInWorker(problem, greedy, solverOptions, timeout);
+    const { assignment, lowerBound, lowerBoundMethod, ...solver } = res;
+    details.solver = solver;
+    if (!milp) return { assignment: greedy, bound: { lowerBound, lowerBoundMethod } };
+    if (verified(problem, assignment)) {
+      details.method = 'milp';
+      return { assignment, bound: { lowerBound, lowerBoundMethod } };
+    }
+    details.method = 'ffd-fallback';
+    details.fallbackReason = 'solver returned an invalid assignment';
+  } catch (err) {
+    if (milp) details.method = 'ffd-fallback';
+    details.fallbackReason = err instanceof Error ? err.message : String(err);
+  }
+  return { assignment: greedy, bound: { lowerBound: null, lowerBoundMethod: null } };
+}
+
 /** Places `requests` on `nodes` (given existing `allocations`); never rejects for lack of room. */
 export async function placeBatch(
   requests: readonly PlacementRequest[],
@@ -75,50 +110,22 @@ export async function placeBatch(
 ): Promise<BatchResult> {
   const t0 = performance.now();
   const policy = options.policy ?? 'milp';
-  const limit = options.timeLimitSeconds ?? 10;
   const index = new ClusterIndex(nodes, allocations);
   const problem = buildBatchProblem(index, requests);
   const greedy = placeFirstFitDecreasing(new ClusterIndex(nodes, allocations), requests);
-  const greedyState = verified(problem, greedy)!;
-  const details: BatchDetails = { policy, method: 'ffd', greedyNodes: greedyState.nodesUsed(), seconds: 0 };
-  let assignment = greedy;
-  let bound: Pick<MilpResult, 'lowerBound' | 'lowerBoundMethod'> = {
-    lowerBound: null,
-    lowerBoundMethod: null,
+  const details: BatchDetails = {
+    policy,
+    method: 'ffd',
+    greedyNodes: verified(problem, greedy)!.nodesUsed(),
+    seconds: 0,
   };
-  const wantSolver = policy === 'milp' || options.lowerBound !== false;
-  if (wantSolver && requests.length > 0) {
-    const budget = Math.max(0.1, limit - (performance.now() - t0) / 1000 - RESULT_MARGIN_S);
-    const solverOptions = {
-      deadlineEpochMs: Date.now() + budget * 1000,
-      seed: options.seed ?? 1,
-      boundOnly: policy !== 'milp',
-    };
-    try {
-      const res = await solveInWorker(
-        problem,
-        greedy,
-        solverOptions,
-        budget * 1000 + (options.graceMs ?? WORKER_GRACE_MS),
-      );
-      bound = res;
-      const { assignment: solved, lowerBound: _lb, lowerBoundMethod: _m, ...solver } = res;
-      details.solver = solver;
-      if (policy === 'milp') {
-        if (verified(problem, solved)) {
-          assignment = solved;
-          details.method = 'milp';
-        } else {
-          details.method = 'ffd-fallback';
-          details.fallbackReason = 'solver returned an invalid assignment';
-        }
-      }
-    } catch (err) {
-      if (policy === 'milp') details.method = 'ffd-fallback';
-      details.fallbackReason = err instanceof Error ? err.message : String(err);
-    }
+  let outcome = { assignment: greedy, bound: { lowerBound: null, lowerBoundMethod: null } as Bound };
+  if ((policy === 'milp' || options.lowerBound !== false) && requests.length > 0) {
+    const elapsed = (performance.now() - t0) / 1000;
+    const budget = Math.max(0.1, (options.timeLimitSeconds ?? 10) - elapsed - RESULT_MARGIN_S);
+    outcome = await runSolver(problem, greedy, details, options, budget);
   }
-  return summarise(index, problem, requests, assignment, bound, details, t0);
+  return summarise(index, problem, requests, outcome.assignment, outcome.bound, details, t0);
 }
 
 function summarise(
@@ -126,7 +133,7 @@ function summarise(
   problem: BatchProblem,
   requests: readonly PlacementRequest[],
   assignment: Int32Array,
-  bound: Pick<MilpResult, 'lowerBound' | 'lowerBoundMethod'>,
+  bound: Bound,
   details: BatchDetails,
   t0: number,
 ): BatchResult {

@@ -177,12 +177,6 @@ export class ClusterIndex {
     return false;
   }
 
-  /** True when the request's demand fits node `i`'s free capacity. */
-  fitsCapacity(i: number, request: PlacementRequest): boolean {
-    writeDemand(request, this.req);
-    return this.firstShortResource(i) < 0;
-  }
-
   /** The first resource (cpu, memory, disk, slots) too short on node `i` for `this.req`, or -1. */
   private firstShortResource(i: number): number {
     const { cap } = this.table;

@@ -180,6 +180,32 @@ function trivialBound(p: BatchProblem): number {
   return Math.max(used, largest, p.itemCount > 0 ? 1 : 0);
 }
 
+/** The best point found so far: prices and their dual value. */
+interface Incumbent {
+  mu: Float64Array;
+  value: number;
+}
+
+/**
+ * One cutting-plane step after a master solve: evaluates the smoothed point (and the master's
+ * own point when smoothing did not improve), adds their cuts, and keeps the better point.
+ */
+function step(
+  s: LpShape,
+  master: Master,
+  best: Incumbent,
+  masterMu: Float64Array,
+  choice: Int32Array,
+): Incumbent {
+  const query = best.mu.map((v, q) => SMOOTHING * v + (1 - SMOOTHING) * masterMu[q]!);
+  const v = dualValue(s, query, choice);
+  master.addCuts(choice.slice());
+  if (v > best.value) return { mu: query, value: v };
+  const vm = dualValue(s, masterMu, choice);
+  master.addCuts(choice.slice());
+  return vm > best.value ? { mu: masterMu, value: vm } : best;
+}
+
 /** Computes the lower bound of `p`; synchronous, at most about `timeLimitSeconds`. */
 export function solveLowerBound(highs: Highs, p: BatchProblem, options: BoundOptions): LowerBound {
   const t0 = performance.now();
@@ -190,55 +216,35 @@ export function solveLowerBound(highs: Highs, p: BatchProblem, options: BoundOpt
   if (T === 0) return { ...empty, value: trivialBound(p), seconds: elapsed() };
   const buckets = Math.min(BUCKETS, T);
   const choice = new Int32Array(T);
-  let best = initialPrices(s, p);
-  let bestValue = dualValue(s, best, choice);
-  if (bestValue === Number.NEGATIVE_INFINITY) return { ...empty, value: null, seconds: elapsed() };
+  const mu0 = initialPrices(s, p);
+  let best: Incumbent = { mu: mu0, value: dualValue(s, mu0, choice) };
+  if (best.value === Number.NEGATIVE_INFINITY) return { ...empty, value: null, seconds: elapsed() };
   const master = new Master(highs, s, buckets);
   const tol = options.tolerance ?? 1e-4;
-  let iterations = 0;
-  let masterValue: number | null = null;
-  let z: Float64Array | null = null;
-  let converged = false;
-  let lastDual: Float64Array | null = null;
+  const out = {
+    iterations: 0,
+    master: null as number | null,
+    z: null as Float64Array | null,
+    converged: false,
+  };
   try {
     master.addCuts(choice.slice());
-    while (iterations < (options.maxIterations ?? 200) && elapsed() < options.timeLimitSeconds) {
-      iterations++;
+    let lastDual: Float64Array | null = null;
+    while (out.iterations < (options.maxIterations ?? 200) && elapsed() < options.timeLimitSeconds) {
+      out.iterations++;
       const m = master.solve(options.timeLimitSeconds - elapsed());
       if (!m) break;
-      masterValue = m.value;
+      out.master = m.value;
       lastDual = m.rowDual;
-      converged = m.value - bestValue <= tol * Math.max(1, bestValue);
-      if (!options.wantPrimal) converged ||= Math.ceil(m.value - 1e-6) <= Math.ceil(bestValue - 1e-6);
-      if (converged) break;
-      const query = best.map((v, q) => SMOOTHING * v + (1 - SMOOTHING) * m.mu[q]!);
-      const v = dualValue(s, query, choice);
-      master.addCuts(choice.slice());
-      if (v > bestValue) {
-        bestValue = v;
-        best = query;
-      } else {
-        const vm = dualValue(s, m.mu, choice);
-        master.addCuts(choice.slice());
-        if (vm > bestValue) {
-          bestValue = vm;
-          best = m.mu;
-        }
-      }
+      out.converged = m.value - best.value <= tol * Math.max(1, best.value);
+      if (!options.wantPrimal) out.converged ||= Math.ceil(m.value - 1e-6) <= Math.ceil(best.value - 1e-6);
+      if (out.converged) break;
+      best = step(s, master, best, m.mu, choice);
     }
-    if (options.wantPrimal && lastDual) z = recoverPrimal(s, master.cuts, lastDual, buckets);
+    if (options.wantPrimal && lastDual) out.z = recoverPrimal(s, master.cuts, lastDual, buckets);
   } finally {
     master.dispose();
   }
-  const value = Math.max(Math.ceil(bestValue - 1e-6), trivialBound(p));
-  return {
-    value,
-    dual: bestValue,
-    master: masterValue,
-    iterations,
-    seconds: elapsed(),
-    prices: best,
-    z,
-    converged,
-  };
+  const value = Math.max(Math.ceil(best.value - 1e-6), trivialBound(p));
+  return { ...out, value, dual: best.value, seconds: elapsed(), prices: best.mu };
 }

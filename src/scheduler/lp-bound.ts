@@ -59,78 +59,71 @@ export interface LowerBound {
   converged: boolean;
 }
 
-/** Builds the aggregated classes and types of `p`. */
-export function lpShape(p: BatchProblem): LpShape {
-  const keys = new Map<string, number>();
-  const classOf = new Int32Array(p.nodeCount);
-  const sizes: number[] = [];
-  const fixed: number[] = [];
-  const reps: number[] = [];
-  for (let j = 0; j < p.nodeCount; j++) {
-    let key = Array.from(p.free.subarray(j * R, (j + 1) * R)).join(',');
-    key += `|${p.compatMask.map((m) => m[j]).join('')}`;
-    if (p.preUsed[j]) key += `#${j}`;
-    let c = keys.get(key);
-    if (c === undefined) {
-      c = reps.length;
-      keys.set(key, c);
-      reps.push(j);
-      sizes.push(0);
-      fixed.push(0);
+/** Groups items by a string key; returns item → group, a representative and a count per group. */
+function groupBy(n: number, key: (i: number) => string) {
+  const ids = new Map<string, number>();
+  const of = new Int32Array(n);
+  const rep: number[] = [];
+  const count: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = key(i);
+    let g = ids.get(k);
+    if (g === undefined) {
+      g = rep.length;
+      ids.set(k, g);
+      rep.push(i);
+      count.push(0);
     }
-    classOf[j] = c;
-    sizes[c]!++;
-    if (p.preUsed[j]) fixed[c]!++;
+    of[i] = g;
+    count[g]!++;
   }
-  const C = reps.length;
-  const invFree = new Float64Array(C * R);
-  reps.forEach((j, c) => {
+  return { of, rep, count };
+}
+
+/** Nodes alike for the LP (free capacity and static filters); nodes in use stay alone. */
+function lpClasses(p: BatchProblem) {
+  const vec = (a: Float64Array, i: number) => Array.from(a.subarray(i * R, (i + 1) * R)).join(',');
+  const classes = groupBy(p.nodeCount, (j) => {
+    const key = `${vec(p.free, j)}|${p.compatMask.map((m) => m[j]).join('')}`;
+    return p.preUsed[j] ? `${key}#${j}` : key;
+  });
+  const fixed = classes.rep.map((j) => (p.preUsed[j] ? 1 : 0));
+  const invFree = new Float64Array(classes.rep.length * R);
+  classes.rep.forEach((j, c) => {
     for (let r = 0; r < R; r++) {
       const f = p.free[j * R + r]!;
       invFree[c * R + r] = f > 0 ? 1 / f : 0;
     }
   });
-  const types = new Map<string, number>();
-  const typeOf = new Int32Array(p.itemCount);
-  const typeItem: number[] = [];
-  const typeCount: number[] = [];
-  for (let k = 0; k < p.itemCount; k++) {
-    const key = `${Array.from(p.demand.subarray(k * R, (k + 1) * R)).join(',')}|${p.compat[k]}`;
-    let t = types.get(key);
-    if (t === undefined) {
-      t = typeItem.length;
-      types.set(key, t);
-      typeItem.push(k);
-      typeCount.push(0);
-    }
-    typeOf[k] = t;
-    typeCount[t]!++;
-  }
+  const types = groupBy(p.itemCount, (k) => `${vec(p.demand, k)}|${p.compat[k]}`);
+  return { classes, fixed, invFree, types };
+}
+
+/** Builds the aggregated classes and types of `p`, and which classes each type may use. */
+export function lpShape(p: BatchProblem): LpShape {
+  const { classes, fixed, invFree, types } = lpClasses(p);
   const allowStart = [0];
   const allowClass: number[] = [];
   const coef: number[] = [];
-  for (const k of typeItem) {
+  for (const k of types.rep) {
     const mask = p.compatMask[p.compat[k]!]!;
-    for (let c = 0; c < C; c++) {
-      const j = reps[c]!;
-      if (!mask[j]) continue;
-      let fits = true;
-      for (let r = 0; r < R; r++) if (p.demand[k * R + r]! > p.free[j * R + r]!) fits = false;
-      if (!fits) continue;
+    classes.rep.forEach((j, c) => {
+      if (!mask[j]) return;
+      for (let r = 0; r < R; r++) if (p.demand[k * R + r]! > p.free[j * R + r]!) return;
       allowClass.push(c);
       for (let r = 0; r < R; r++) coef.push(p.demand[k * R + r]! * invFree[c * R + r]!);
-    }
+    });
     allowStart.push(allowClass.length);
   }
   return {
-    classOf,
-    classCount: C,
-    classSize: Int32Array.from(sizes),
+    classOf: classes.of,
+    classCount: classes.rep.length,
+    classSize: Int32Array.from(classes.count),
     classFixed: Int32Array.from(fixed),
     invFree,
-    typeOf,
-    typeItem: Int32Array.from(typeItem),
-    typeCount: Int32Array.from(typeCount),
+    typeOf: types.of,
+    typeItem: Int32Array.from(types.rep),
+    typeCount: Int32Array.from(types.count),
     allowStart: Int32Array.from(allowStart),
     allowClass: Int32Array.from(allowClass),
     coef: Float64Array.from(coef),

@@ -64,19 +64,78 @@ function fromAssignment(p: BatchProblem, assignment: Int32Array): PackingState {
   return s;
 }
 
+/** The whole model, warm-started from `state`; returns the better state and updates `result`. */
+function solveWhole(
+  highs: Highs,
+  state: PackingState,
+  result: MilpResult,
+  deadline: number,
+  seed: number,
+): PackingState {
+  const p = state.p;
+  const items = Array.from({ length: p.itemCount }, (_, k) => k);
+  const nodes = Array.from({ length: p.nodeCount }, (_, j) => j);
+  const left = Math.max(0.05, (deadline - performance.now()) / 1000);
+  const res = solvePacking(
+    highs,
+    state,
+    { items, nodes, allowUnplaced: true },
+    { timeLimitSeconds: left, seed },
+  );
+  result.search = 'full-model';
+  result.solverStatus = res.status;
+  result.timeLimited ||= res.timeLimited;
+  let out = state;
+  if (res.assignment) {
+    const next = new PackingState(p);
+    for (const [k, j] of res.assignment) if (j >= 0) next.add(k, j);
+    if (!better(state, next)) out = next;
+  }
+  // The dual bound bounds nodes + penalty × unplaced; for placements that leave nothing out
+  // that is the number of nodes, so it bounds nodes used only when everything fits.
+  const proven = Math.ceil(res.dualBound - 1e-6);
+  const complete = out.unplaced() === 0;
+  if (complete && Number.isFinite(proven) && proven <= p.nodeCount && proven > (result.lowerBound ?? -1)) {
+    result.lowerBound = proven;
+    result.lowerBoundMethod = 'milp-dual-bound';
+  }
+  return out;
+}
+
+/** Node-by-node improvement of `state` in place (lns.ts). */
+function searchNeighbourhoods(
+  highs: Highs,
+  state: PackingState,
+  result: MilpResult,
+  deadline: number,
+  seed: number,
+): void {
+  result.search = 'neighbourhoods';
+  result.lns = improveByLns(highs, state, {
+    deadline,
+    maxRounds: 2000,
+    maxItems: 150,
+    partners: 16,
+    stepSeconds: 1,
+    maxFailures: 40,
+    seed,
+    lowerBound: result.lowerBound,
+  });
+  result.timeLimited ||= result.lns.timeLimitedSteps > 0 || performance.now() >= deadline;
+}
+
 /** Runs the batch placer on `p` from the greedy assignment `greedy`. Synchronous. */
 export function solveBatch(highs: Highs, p: BatchProblem, greedy: Int32Array, opts: MilpOptions): MilpResult {
   const seconds = Math.max(0.05, (opts.deadlineEpochMs - Date.now()) / 1000);
   const deadline = performance.now() + seconds * 1000;
   const boundBudget = opts.boundOnly ? seconds : seconds * 0.6;
   const bound = solveLowerBound(highs, p, { timeLimitSeconds: boundBudget, wantPrimal: !opts.boundOnly });
-  let lowerBound = bound.value !== null && bound.value <= p.nodeCount ? bound.value : null;
-  let method: string | null = lowerBound === null ? null : 'lp-relaxation';
+  const lowerBound = bound.value !== null && bound.value <= p.nodeCount ? bound.value : null;
   let state = fromAssignment(p, greedy);
   const result: MilpResult = {
     assignment: greedy,
     lowerBound,
-    lowerBoundMethod: method,
+    lowerBoundMethod: lowerBound === null ? null : 'lp-relaxation',
     start: 'greedy',
     startNodes: state.nodesUsed(),
     search: 'none',
@@ -94,51 +153,10 @@ export function solveBatch(highs: Highs, p: BatchProblem, greedy: Int32Array, op
       result.startNodes = guided.nodesUsed();
     }
   }
-  const pairs = p.itemCount * p.nodeCount;
-  if (pairs <= FULL_MODEL_VARIABLES) {
-    const all = Array.from({ length: p.itemCount }, (_, k) => k);
-    const nodes = Array.from({ length: p.nodeCount }, (_, j) => j);
-    const left = Math.max(0.05, (deadline - performance.now()) / 1000);
-    const res = solvePacking(
-      highs,
-      state,
-      { items: all, nodes, allowUnplaced: true },
-      { timeLimitSeconds: left, seed: opts.seed },
-    );
-    result.search = 'full-model';
-    result.solverStatus = res.status;
-    result.timeLimited ||= res.timeLimited;
-    if (res.assignment) {
-      const next = new PackingState(p);
-      for (const [k, j] of res.assignment) if (j >= 0) next.add(k, j);
-      if (!better(state, next)) state = next;
-    }
-    // The dual bound bounds nodes + penalty × unplaced; for placements that leave nothing out
-    // that is the number of nodes, so it is a bound on nodes used only when everything fits.
-    const proven = Math.ceil(res.dualBound - 1e-6);
-    const complete = state.unplaced() === 0;
-    if (
-      complete &&
-      Number.isFinite(proven) &&
-      proven <= p.nodeCount &&
-      (lowerBound === null || proven > lowerBound)
-    ) {
-      lowerBound = proven;
-      method = 'milp-dual-bound';
-    }
+  if (p.itemCount * p.nodeCount <= FULL_MODEL_VARIABLES) {
+    state = solveWhole(highs, state, result, deadline, opts.seed);
   } else if (lowerBound === null || state.nodesUsed() > lowerBound || state.unplaced() > 0) {
-    result.search = 'neighbourhoods';
-    result.lns = improveByLns(highs, state, {
-      deadline,
-      maxRounds: 2000,
-      maxItems: 150,
-      partners: 16,
-      stepSeconds: 1,
-      maxFailures: 40,
-      seed: opts.seed,
-      lowerBound,
-    });
-    result.timeLimited ||= result.lns.timeLimitedSteps > 0 || performance.now() >= deadline;
+    searchNeighbourhoods(highs, state, result, deadline, opts.seed);
   }
-  return { ...result, assignment: state.assign, lowerBound, lowerBoundMethod: method };
+  return { ...result, assignment: state.assign };
 }

@@ -61,9 +61,8 @@ export function spreadOverNodes(
 ): number[] {
   const p = state.p;
   if (nodes.length === 0) return items;
-  const first = nodes[0]!;
   const inv = new Float64Array(R);
-  for (let r = 0; r < R; r++) inv[r] = p.free[first * R + r]! > 0 ? 1 / p.free[first * R + r]! : 0;
+  for (let r = 0; r < R; r++) inv[r] = p.free[nodes[0]! * R + r]! > 0 ? 1 / p.free[nodes[0]! * R + r]! : 0;
   const size = new Map<number, number>();
   for (const k of items) {
     let m = 0;
@@ -75,32 +74,37 @@ export function spreadOverNodes(
   const rest = nodes.slice(openCount);
   const left: number[] = [];
   for (const k of ordered) {
-    let best = -1;
-    let bestScore = Number.POSITIVE_INFINITY;
-    for (const j of open) {
-      if (!state.fits(k, j)) continue;
-      let score = 0;
-      for (let r = 0; r < R; r++) {
-        const u = (state.load[j * R + r]! + p.demand[k * R + r]!) * inv[r]!;
-        score += u * u;
-      }
-      if (score < bestScore) {
-        best = j;
-        bestScore = score;
-      }
-    }
-    if (best < 0) {
-      const q = rest.findIndex((j) => state.fits(k, j));
-      if (q >= 0) {
-        best = rest[q]!;
-        open.push(best);
-        rest.splice(q, 1);
-      }
+    let best = mostBalanced(state, k, open, inv);
+    const q = best < 0 ? rest.findIndex((j) => state.fits(k, j)) : -1;
+    if (q >= 0) {
+      best = rest[q]!;
+      open.push(best);
+      rest.splice(q, 1);
     }
     if (best >= 0) state.add(k, best);
     else left.push(k);
   }
   return left;
+}
+
+/** The node of `open` that fits item k with the smallest sum of squared utilisations after, or -1. */
+function mostBalanced(state: PackingState, k: number, open: readonly number[], inv: Float64Array): number {
+  const p = state.p;
+  let best = -1;
+  let bestScore = Number.POSITIVE_INFINITY;
+  for (const j of open) {
+    if (!state.fits(k, j)) continue;
+    let score = 0;
+    for (let r = 0; r < R; r++) {
+      const u = (state.load[j * R + r]! + p.demand[k * R + r]!) * inv[r]!;
+      score += u * u;
+    }
+    if (score < bestScore) {
+      best = j;
+      bestScore = score;
+    }
+  }
+  return best;
 }
 
 /** LP node count per class: the largest resource load of the items z puts there. */

@@ -55,60 +55,74 @@ function count(value: number | undefined, what: string, fallback: number): numbe
   return v;
 }
 
+interface Placed {
+  seconds: number;
+  bound: { lowerBound: number | null; lowerBoundMethod: string | null };
+  solver?: Record<string, unknown>;
+}
+
+type Inputs = Awaited<ReturnType<typeof inputs>>;
+
+/** Places the workload on `index` with `policy`; times what the policy itself costs. */
+async function run(
+  index: ClusterIndex,
+  input: Inputs,
+  policy: SchedulingPolicy,
+  o: SimulateOptions,
+): Promise<Placed> {
+  const { seed, nodes, allocations, requests } = input;
+  const limit = o.timeLimitSeconds ?? 10;
+  if (policy === 'milp') {
+    const res = await placeBatch(requests, nodes, allocations, { policy, timeLimitSeconds: limit, seed });
+    res.nodeOf.forEach((name, k) => {
+      if (name !== null) index.bind(index.indexOf(name), requests[k]!);
+    });
+    const { method, fallbackReason, greedyNodes, solver } = res.details;
+    return {
+      seconds: res.details.seconds,
+      bound: res,
+      solver: { method, fallbackReason, greedyNodes, ...solver },
+    };
+  }
+  const t0 = performance.now();
+  if (policy === 'ffd') placeFirstFitDecreasing(index, requests);
+  else placeInOrder(index, requests, policy);
+  const seconds = (performance.now() - t0) / 1000;
+  const none = { lowerBound: null, lowerBoundMethod: null };
+  return {
+    seconds,
+    bound: o.lowerBound === false ? none : await lowerBoundOf(requests, nodes, allocations, limit),
+  };
+}
+
 /** Runs one simulation; deterministic per seed except for timings (and milp under its time limit). */
 export async function simulate(options: SimulateOptions = {}): Promise<SimulationReport> {
   const policy = options.policy ?? 'binpack';
-  if (!POLICIES.includes(policy))
+  if (!POLICIES.includes(policy)) {
     throw new TandemError('invalid_argument', `unknown policy "${policy}": use ${POLICIES.join(', ')}`);
-  const { seed, nodes, allocations, requests } = await inputs(options);
-  const limit = options.timeLimitSeconds ?? 10;
-  const index = new ClusterIndex(nodes, allocations);
-  let assignment: Int32Array;
-  let seconds: number;
-  let bound: { lowerBound: number | null; lowerBoundMethod: string | null } = {
-    lowerBound: null,
-    lowerBoundMethod: null,
-  };
-  let solver: Record<string, unknown> | undefined;
-  if (policy === 'milp') {
-    const res = await placeBatch(requests, nodes, allocations, { policy, timeLimitSeconds: limit, seed });
-    assignment = Int32Array.from(res.nodeOf, (name) => (name === null ? -1 : index.indexOf(name)));
-    assignment.forEach((j, k) => {
-      if (j >= 0) index.bind(j, requests[k]!);
-    });
-    seconds = res.details.seconds;
-    bound = res;
-    solver = {
-      method: res.details.method,
-      fallbackReason: res.details.fallbackReason,
-      greedyNodes: res.details.greedyNodes,
-      ...res.details.solver,
-    };
-  } else {
-    const t0 = performance.now();
-    assignment =
-      policy === 'ffd' ? placeFirstFitDecreasing(index, requests) : placeInOrder(index, requests, policy);
-    seconds = (performance.now() - t0) / 1000;
-    if (options.lowerBound !== false) bound = await lowerBoundOf(requests, nodes, allocations, limit);
   }
-  const placed = assignment.reduce((a, j) => a + (j >= 0 ? 1 : 0), 0);
+  const input = await inputs(options);
+  const index = new ClusterIndex(input.nodes, input.allocations);
+  const before = index.count.reduce((a, c) => a + c, 0);
+  const { seconds, bound, solver } = await run(index, input, policy, options);
+  const placed = index.count.reduce((a, c) => a + c, 0) - before;
   const nodesUsed = index.count.reduce((a, c) => a + (c > 0 ? 1 : 0), 0);
-  const unplaced = requests.length - placed;
+  const unplaced = input.requests.length - placed;
   const lb = bound.lowerBound;
   return {
     policy,
-    seed,
+    seed: input.seed,
     workload: options.workloadFile ? 'file' : (options.workload ?? 'heterogeneous'),
     cluster: options.clusterFile ? 'file' : 'generated',
-    nodes: nodes.length,
-    instances: requests.length,
+    nodes: input.nodes.length,
+    instances: input.requests.length,
     placed,
     unplaced,
     nodesUsed,
     lowerBound: lb,
     lowerBoundMethod: bound.lowerBoundMethod,
     gap: lb !== null && lb > 0 && unplaced === 0 ? (nodesUsed - lb) / lb : null,
-    placementsPerSecond: seconds > 0 ? requests.length / seconds : 0,
+    placementsPerSecond: seconds > 0 ? input.requests.length / seconds : 0,
     seconds,
     utilisation: utilisation(index, true),
     clusterUtilisation: utilisation(index, false),
