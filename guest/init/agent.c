@@ -46,6 +46,8 @@ static struct {
   struct config *c;
   int fd, connected, logfd, statusfd, power[4], npower, sigfd, wtty;
   pid_t workload, shell;
+  time_t shell_started;
+  int shell_fast;
   int term_sent;
   struct buf out, in;
   struct session s[MAX_SESSIONS];
@@ -333,6 +335,7 @@ static void power_off(int code) {
 
 static void spawn_shell(void) {
   if (!A.c->console_shell || access("/bin/sh", X_OK)) return;
+  A.shell_started = time(NULL);
   A.shell = fork();
   if (A.shell == 0) {
     struct proc_spec p = {.argv = {"/bin/sh", NULL}, .argc = 1, .envp = {"TERM=vt100", NULL}, .envc = 1, .cwd = "/", .user = "0:0"};
@@ -343,8 +346,10 @@ static void spawn_shell(void) {
 
 static void on_child(pid_t pid, int st) {
   if (pid == A.shell) {
-    sleep(1);
-    spawn_shell();
+    /* respawn the console shell, unless it keeps dying at once */
+    A.shell_fast = time(NULL) - A.shell_started < 2 ? A.shell_fast + 1 : 0;
+    A.shell = -1;
+    if (A.shell_fast < 5) spawn_shell();
     return;
   }
   if (pid == A.workload) {
@@ -437,6 +442,9 @@ static void setup(struct config *c, pid_t workload, int wtty) {
 /* Runs the agent until the workload exits (then powers off; PID 1) or forever (system mode). */
 int agent_main(struct config *c, pid_t workload, int wtty) {
   setup(c, workload, wtty);
+  /* Data the host sent before this port was open was discarded by the guest kernel: announce
+   * readiness unasked (dropped when no host is connected; it then sends HELLO). */
+  send_ready();
   logmsg("agent ready after %.3f s", uptime_s());
   for (;;) {
     struct pollfd pf[4 + 2 * MAX_SESSIONS + 4];

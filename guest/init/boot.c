@@ -247,7 +247,7 @@ int main(void) {
     logmsg("probe ok");
     reboot(RB_POWER_OFF);
   }
-  if (!strcmp(c.mode, "shell")) {
+  if (!strcmp(c.mode, "shell") || c.proc.argc == 0) {
     c.proc.argc = 1;
     c.proc.argv[0] = "/bin/sh";
     c.proc.argv[1] = NULL;

@@ -269,6 +269,12 @@ describe('vm driver: stop, kill, rm and failed creates', { timeout: 600_000 }, (
       [],
       'the unused base disk is collected',
     );
+    const groups = execFileSync(
+      'find',
+      ['/sys/fs/cgroup', '-maxdepth', '6', '-name', cgroupParentName(root)],
+      { encoding: 'utf8' },
+    );
+    assert.equal(groups.trim(), '', 'no cgroup is left');
   });
 
   it('run --rm style: the workload prints and exits 3', async () => {

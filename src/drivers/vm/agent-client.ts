@@ -149,8 +149,9 @@ export class AgentClient {
       );
       this.readyWaiters.push((r) => done(undefined, r));
       sock.write(encodeFrame(FRAME.hello, 0));
-      // The guest may miss a HELLO written before its port was open; repeat until it answers.
-      hello = setInterval(() => this.socket?.write(encodeFrame(FRAME.hello, 0)), 1000);
+      // The guest kernel discards what arrives before the agent opens its port (the agent then
+      // announces itself); repeat HELLO until it answers, for guests that were already up.
+      hello = setInterval(() => this.socket?.write(encodeFrame(FRAME.hello, 0)), 250);
     });
   }
 

@@ -1,6 +1,6 @@
 /**
  * The daemon's own cgroup parent for its QEMU processes (DESIGN.md, "Ownership"):
- * `tandem-<8 hex of sha256(root)>` under the daemon's current cgroup, with one child per VM.
+ * `tandem-vm-<8 hex of sha256(root)>` under the daemon's current cgroup, with one child per VM.
  * cgroup v1 (cpu, memory hierarchies) where mounted, else the v2 unified hierarchy. A fractional
  * --cpus becomes a CFS quota on the whole QEMU process. Where cgroups cannot be written the VM
  * runs without them and `reason` says why.
@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { sleep } from '../../base/time.js';
 
 export interface VmCgroups {
   /** Directories created for this VM (removed by `removeVmCgroups`). */
@@ -21,7 +22,7 @@ const PERIOD_US = 100_000;
 
 /** The parent cgroup's name for a driver root. */
 export function cgroupParentName(root: string): string {
-  return `tandem-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
+  return `tandem-vm-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
 }
 
 /** This process's cgroup path per v1 controller (and '' for v2), from /proc/self/cgroup. */
@@ -72,7 +73,20 @@ export async function createVmCgroups(
   }
 }
 
-/** Removes a VM's cgroup directories (they must be empty: QEMU gone); ignores what is missing. */
+/**
+ * Removes a VM's cgroup directories, and the root's parent once no VM uses it. An exiting QEMU
+ * leaves its cgroup a moment after it is gone from /proc, so busy groups are retried for a while.
+ */
 export async function removeVmCgroups(dirs: string[]): Promise<void> {
-  for (const d of [...dirs].reverse()) await rmdir(d).catch(() => {});
+  for (const d of [...dirs].reverse()) {
+    for (let i = 0; i < 60; i++) {
+      const err = await rmdir(d).then(
+        () => undefined,
+        (e: NodeJS.ErrnoException) => e.code,
+      );
+      if (err !== 'EBUSY') break;
+      await sleep(50);
+    }
+    await rmdir(dirname(d)).catch(() => {});
+  }
 }

@@ -11,7 +11,6 @@
  * monitor) notices QEMU's end and reports `exited`. The truth is QEMU (pid + query-status)
  * plus the persisted record, so a new driver object on the same root manages the same VMs.
  */
-import { cpus as hostCpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { TandemError, wrapError } from '../../base/errors.js';
@@ -31,18 +30,19 @@ import type {
 } from '../../core/driver.js';
 import type { Limits } from '../../core/instance.js';
 import { type Action, checkAction } from '../../core/lifecycle.js';
-import { AgentClient, signalNumber } from './agent-client.js';
+import { signalNumber } from './agent-client.js';
 import { type GuestAssets, loadGuestAssets } from './guest-assets.js';
 import { readLog } from './log-file.js';
 import { type AccelChoice, type AccelVerdict, detectAccel } from './qemu-accel.js';
 import { GUEST_FILES, type MachineType, QEMU_BINARY_NAME } from './qemu-args.js';
 import { isGuestQemu, processCpuSeconds, processRssBytes, waitQemuGone } from './qemu-process.js';
-import { QmpClient } from './qmp-client.js';
 import { removeVmCgroups } from './vm-cgroup.js';
+import { VmChannels } from './vm-channels.js';
 import { VmConsole } from './vm-console.js';
 import { createVmDisk, growDisk, removeUnusedBaseDisks } from './vm-create.js';
 import { bootFailure, DEFAULT_MEMORY_BYTES, forceOff, launchGuest, runOutcome } from './vm-guest.js';
 import { type VmRecord, VmRecords } from './vm-record.js';
+import { refuseUnsupported, validateLimits } from './vm-spec-check.js';
 import { VmWatcher } from './vm-watcher.js';
 
 export interface VmDriverOptions {
@@ -66,7 +66,7 @@ export class VmDriver implements InstanceDriver {
   private readonly log: Logger;
   private readonly listeners = new Set<(e: RuntimeEvent) => void>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly agents = new Map<string, Promise<AgentClient>>();
+  private readonly channels: VmChannels;
   private readonly watcher: VmWatcher;
   private readonly consoles: VmConsole;
   private readonly starting = new Map<string, RuntimeEvent[]>();
@@ -80,6 +80,7 @@ export class VmDriver implements InstanceDriver {
     this.log = opts.logger ?? silentLogger();
     this.watcher = new VmWatcher(this.records, (id) => this.observe(id).then(() => {}));
     this.consoles = new VmConsole(this.records);
+    this.channels = new VmChannels(this.records);
     this.reconciled = this.reconcile().catch((err) => this.log.warn({ err }, 'vm driver: reconcile failed'));
   }
 
@@ -177,11 +178,11 @@ export class VmDriver implements InstanceDriver {
     if (status === 'paused')
       throw new TandemError('conflict', `instance "${rec.name}" is paused: resume it to deliver ${signal}`);
     if (system && num === 15) {
-      await this.withQmp(id, (q) => q.execute('system_powerdown'));
+      await this.channels.withQmp(id, (q) => q.execute('system_powerdown'));
       return;
     }
     try {
-      (await this.agent(id, 5000)).sendSignal(0, num);
+      (await this.channels.agent(id, 5000)).sendSignal(0, num);
     } catch (err) {
       if (num !== 9) throw wrapError(err, `signalling instance "${rec.name}"`);
       await this.locked(id, () => this.kill9(rec, this.records.dir(id)));
@@ -192,14 +193,14 @@ export class VmDriver implements InstanceDriver {
   async pause(id: string): Promise<void> {
     const rec = await this.existing(id);
     if ((await this.check(rec, 'pause')) === 'noop') return;
-    await this.locked(id, () => this.withQmp(id, (q) => q.execute('stop')));
+    await this.locked(id, () => this.channels.withQmp(id, (q) => q.execute('stop')));
     this.emit({ id, kind: 'paused', time: nowIso() });
   }
 
   async resume(id: string): Promise<void> {
     const rec = await this.existing(id);
     if ((await this.check(rec, 'resume')) === 'noop') return;
-    await this.locked(id, () => this.withQmp(id, (q) => q.execute('cont')));
+    await this.locked(id, () => this.channels.withQmp(id, (q) => q.execute('cont')));
     this.emit({ id, kind: 'resumed', time: nowIso() });
   }
 
@@ -216,7 +217,7 @@ export class VmDriver implements InstanceDriver {
         await this.observe(id);
       }
       this.watcher.unwatch(id);
-      await this.dropAgent(id);
+      await this.channels.drop(id);
       const last = (await this.records.read(id)) ?? rec;
       await removeVmCgroups(last.run?.cgroupDirs ?? []);
       await this.records.remove(id);
@@ -271,12 +272,14 @@ export class VmDriver implements InstanceDriver {
       memoryBytes: rss,
       memoryLimitBytes: rec.spec.limits.memoryBytes ?? DEFAULT_MEMORY_BYTES,
     };
-    await this.withQmp(id, async (q) => {
-      for (const b of await q.execute('query-blockstats')) {
-        usage.blockReadBytes = (usage.blockReadBytes ?? 0) + b.stats.rd_bytes;
-        usage.blockWriteBytes = (usage.blockWriteBytes ?? 0) + b.stats.wr_bytes;
-      }
-    }).catch(() => {});
+    await this.channels
+      .withQmp(id, async (q) => {
+        for (const b of await q.execute('query-blockstats')) {
+          usage.blockReadBytes = (usage.blockReadBytes ?? 0) + b.stats.rd_bytes;
+          usage.blockWriteBytes = (usage.blockWriteBytes ?? 0) + b.stats.wr_bytes;
+        }
+      })
+      .catch(() => {});
     return usage;
   }
 
@@ -288,7 +291,7 @@ export class VmDriver implements InstanceDriver {
       ...p.env.filter((e) => !req.env.some((r) => r.split('=')[0] === e.split('=')[0])),
       ...req.env,
     ];
-    const agent = await this.agent(id, 10_000);
+    const agent = await this.channels.agent(id, 10_000);
     return agent.exec({
       args: req.args,
       env,
@@ -340,7 +343,7 @@ export class VmDriver implements InstanceDriver {
   async close(): Promise<void> {
     await this.reconciled;
     this.watcher.close();
-    for (const id of [...this.agents.keys()]) await this.dropAgent(id);
+    await this.channels.close();
   }
 
   /** The record, or not_found. */
@@ -390,7 +393,9 @@ export class VmDriver implements InstanceDriver {
     if (!rec.run) return { status: 'created' };
     if (!rec.run.finished) {
       if (await isGuestQemu(rec.run.pid, dir)) {
-        const qs = await this.withQmp(id, (q) => q.execute('query-status'), 1000).catch(() => undefined);
+        const qs = await this.channels
+          .withQmp(id, (q) => q.execute('query-status'), 1000)
+          .catch(() => undefined);
         const paused = qs !== undefined && ['paused', 'suspended'].includes(qs.status);
         return {
           status: paused ? 'paused' : 'running',
@@ -423,7 +428,7 @@ export class VmDriver implements InstanceDriver {
       await this.records.write(fresh);
       await removeVmCgroups(fresh.run.cgroupDirs);
       this.watcher.unwatch(rec.id);
-      await this.dropAgent(rec.id);
+      await this.channels.drop(rec.id);
       this.emit({
         id: rec.id,
         kind: 'exited',
@@ -458,44 +463,11 @@ export class VmDriver implements InstanceDriver {
     for (const l of this.listeners) l(e);
   }
 
-  /** Runs `fn` on a short-lived QMP connection (QEMU serves one client per socket). */
-  private async withQmp<T>(id: string, fn: (q: QmpClient) => Promise<T>, timeoutMs = 5000): Promise<T> {
-    const q = new QmpClient(join(this.records.dir(id), GUEST_FILES.qmp));
-    await q.connect({ timeoutMs });
-    try {
-      return await fn(q);
-    } finally {
-      await q.close();
-    }
-  }
-
-  /** A connected agent for a running VM, shared by execs and signals. */
-  private agent(id: string, timeoutMs: number, signal?: AbortSignal): Promise<AgentClient> {
-    const have = this.agents.get(id);
-    if (have) return have;
-    const client = new AgentClient(join(this.records.dir(id), GUEST_FILES.agent));
-    const p = client.connect({ timeoutMs, signal }).then(() => client);
-    this.agents.set(id, p);
-    client.onClose(() => {
-      if (this.agents.get(id) === p) this.agents.delete(id);
-    });
-    p.catch(() => {
-      if (this.agents.get(id) === p) this.agents.delete(id);
-    });
-    return p;
-  }
-
-  private async dropAgent(id: string): Promise<void> {
-    const p = this.agents.get(id);
-    this.agents.delete(id);
-    if (p) (await p.catch(() => undefined))?.close();
-  }
-
   /** Waits for the agent; a workload that already exited counts as started (its run ended). */
   private async waitAgent(rec: VmRecord, signal?: AbortSignal): Promise<void> {
     const dir = this.records.dir(rec.id);
     try {
-      await this.agent(rec.id, this.opts.bootTimeoutMs ?? 120_000, signal);
+      await this.channels.agent(rec.id, this.opts.bootTimeoutMs ?? 120_000, signal);
     } catch (err) {
       const run = rec.run as NonNullable<VmRecord['run']>;
       if (!(await isGuestQemu(run.pid, dir))) {
@@ -516,7 +488,7 @@ export class VmDriver implements InstanceDriver {
   ): Promise<boolean> {
     const run = rec.run as NonNullable<VmRecord['run']>;
     try {
-      await this.withQmp(rec.id, async (q) => {
+      await this.channels.withQmp(rec.id, async (q) => {
         if (paused) await q.execute('cont');
         await q.execute('system_powerdown');
       });
@@ -553,43 +525,4 @@ export class VmDriver implements InstanceDriver {
       if (st.status === 'running' || st.status === 'paused') this.watcher.watch(id);
     }
   }
-}
-
-/** Rejects limits a VM cannot have: invalid_argument, or insufficient_resources beyond the host. */
-function validateLimits(name: string, l: Limits): void {
-  if (l.cpus !== undefined && !(l.cpus > 0 && l.cpus <= 255))
-    throw new TandemError('invalid_argument', `instance "${name}": cpus must be between 0 and 255`);
-  if (l.cpus !== undefined && Math.ceil(l.cpus) > hostCpus().length * 4) {
-    throw new TandemError(
-      'insufficient_resources',
-      `instance "${name}": ${l.cpus} vCPUs is more than this host can run`,
-    );
-  }
-  if (l.memoryBytes !== undefined && l.memoryBytes < 64 * 1024 * 1024)
-    throw new TandemError('invalid_argument', `instance "${name}": a vm needs at least 64MiB of memory`);
-  if (l.memoryBytes !== undefined && l.memoryBytes > totalmem()) {
-    throw new TandemError(
-      'insufficient_resources',
-      `instance "${name}": ${l.memoryBytes} bytes of memory is more than the host has (${totalmem()})`,
-    );
-  }
-  if (l.pids !== undefined && !(Number.isInteger(l.pids) && l.pids > 0))
-    throw new TandemError('invalid_argument', `instance "${name}": pids must be a positive integer`);
-}
-
-/** Settings a VM cannot honour yet are refused with not_supported, never ignored (DESIGN.md). */
-function refuseUnsupported(spec: DriverSpec): void {
-  const no = (what: string) =>
-    new TandemError(
-      'not_supported',
-      `instance "${spec.name}": ${what} is not supported for vm instances yet`,
-    );
-  if (spec.network !== 'none') throw no(`network "${spec.network}"`);
-  if (spec.ports.length > 0) throw no('port forwarding');
-  if (spec.volumes.length > 0) throw no('volumes');
-  const sec = spec.security;
-  if (sec.capAdd.length > 0 || sec.capDrop.length > 0 || sec.privileged || sec.userns !== 'host') {
-    throw no('capabilities, privileged mode and user namespaces (a vm has its own kernel)');
-  }
-  if (sec.readOnly) throw no('a read-only root');
 }

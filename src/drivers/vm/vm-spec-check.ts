@@ -1,0 +1,44 @@
+/** What a VM spec may ask for: limits within reason and the host, no settings a VM cannot honour. */
+import { cpus as hostCpus, totalmem } from 'node:os';
+import { TandemError } from '../../base/errors.js';
+import { formatSize } from '../../base/units.js';
+import type { DriverSpec } from '../../core/driver.js';
+import type { Limits } from '../../core/instance.js';
+
+/** Rejects limits a VM cannot have: invalid_argument, or insufficient_resources beyond the host. */
+export function validateLimits(name: string, l: Limits): void {
+  const bad = (kind: 'invalid_argument' | 'insufficient_resources', what: string) =>
+    new TandemError(kind, `instance "${name}": ${what}`);
+  if (l.cpus !== undefined && !(l.cpus > 0 && l.cpus <= 255))
+    throw bad('invalid_argument', 'cpus must be between 0 and 255');
+  if (l.cpus !== undefined && Math.ceil(l.cpus) > hostCpus().length * 4) {
+    throw bad('insufficient_resources', `${l.cpus} vCPUs is more than this host can run`);
+  }
+  if (l.memoryBytes !== undefined && l.memoryBytes < 64 * 1024 * 1024)
+    throw bad('invalid_argument', 'a vm needs at least 64MiB of memory');
+  if (l.memoryBytes !== undefined && l.memoryBytes > totalmem()) {
+    throw bad(
+      'insufficient_resources',
+      `${formatSize(l.memoryBytes)} of memory is more than the host has (${formatSize(totalmem())})`,
+    );
+  }
+  if (l.pids !== undefined && !(Number.isInteger(l.pids) && l.pids > 0))
+    throw bad('invalid_argument', 'pids must be a positive integer');
+}
+
+/** Settings a VM cannot honour yet are refused with not_supported, never ignored (DESIGN.md). */
+export function refuseUnsupported(spec: DriverSpec): void {
+  const no = (what: string) =>
+    new TandemError(
+      'not_supported',
+      `instance "${spec.name}": ${what} is not supported for vm instances yet`,
+    );
+  if (spec.network !== 'none') throw no(`network "${spec.network}"`);
+  if (spec.ports.length > 0) throw no('port forwarding');
+  if (spec.volumes.length > 0) throw no('volumes');
+  const sec = spec.security;
+  if (sec.capAdd.length > 0 || sec.capDrop.length > 0 || sec.privileged || sec.userns !== 'host') {
+    throw no('capabilities, privileged mode and user namespaces (a vm has its own kernel)');
+  }
+  if (sec.readOnly) throw no('a read-only root');
+}
