@@ -5,7 +5,6 @@ import { TandemError } from '../../base/errors.js';
 import { normalizeSignal } from '../../base/signals.js';
 import type { Client } from '../../client/client.js';
 import { addInstanceFlags, createRequest, type InstanceFlags, parseEnv } from '../flags.js';
-import { runSession } from '../stream-session.js';
 
 type Ctx = { client: () => Client; trailing: string[]; exit: (code: number) => void };
 
@@ -73,7 +72,8 @@ export function registerAttachCommands(program: Command, ctx: Ctx): void {
             ? { cols: process.stdout.columns, rows: process.stdout.rows }
             : {}),
         };
-        const code = await runSession(ctx.client(), {
+        const { runSession } = await import('../stream-session.js');
+      const code = await runSession(ctx.client(), {
           path: `/v1/instances/${encodeURIComponent(name)}/exec`,
           request,
           stdin: o.interactive ?? false,
@@ -100,6 +100,7 @@ export function registerAttachCommands(program: Command, ctx: Ctx): void {
     .command('console <name>')
     .description('attach to the serial console (vm, sandbox); Ctrl-] detaches')
     .action(async (name: string) => {
+      const { runSession } = await import('../stream-session.js');
       await runSession(ctx.client(), {
         path: `/v1/instances/${encodeURIComponent(name)}/console`,
         request: {},
