@@ -3,7 +3,8 @@
  *
  *   tandem-monitor run --dir RUNDIR --run-id ID --log FILE [--log-max BYTES]
  *       [--lower L1:L2:... --upper DIR --work DIR --merged DIR [--scratch DIR]]
- *       [--oom-v1 MEMCG_DIR | --oom-v2 CGROUP_DIR] [--console-socket PATH] -- CRUN ARGS...
+ *       [--oom-v1 MEMCG_DIR | --oom-v2 CGROUP_DIR] [--console-socket PATH]
+ *       [--attach PATH [--replay-max BYTES] [--stdin]] -- CRUN ARGS...
  *     Parent of one foreground `crun run` (run.c). Prints the container's pid and exits 0 once
  *     it runs; prints crun's error and exits 1 when it does not start. With --scratch, a private
  *     tmpfs covers DIR first and the mount point --merged (below DIR) is created on it.
@@ -41,9 +42,13 @@ static int parse_run(int argc, char **argv, struct run_opts *o) {
     else if (!strcmp(a, "--oom-v1")) o->oom_v1 = need(argc, argv, &i);
     else if (!strcmp(a, "--oom-v2")) o->oom_v2 = need(argc, argv, &i);
     else if (!strcmp(a, "--console-socket")) o->console = need(argc, argv, &i);
+    else if (!strcmp(a, "--attach")) o->attach = need(argc, argv, &i);
+    else if (!strcmp(a, "--replay-max")) o->replay_max = atoll(need(argc, argv, &i));
+    else if (!strcmp(a, "--stdin")) o->stdin_open = 1;
     else die("unknown option %s", a);
   }
   if (i + 1 >= argc) die("missing -- CRUN ARGS");
+  if (o->stdin_open && !o->attach) die("--stdin needs --attach");
   if (!o->dir || !o->run_id || !o->log_path) die("run needs --dir, --run-id and --log");
   if (o->merged && (!o->lower || !o->upper || !o->work)) die("--merged needs --lower, --upper and --work");
   o->crun_argv = argv + i + 1;
@@ -68,7 +73,7 @@ static int parse_tty(int argc, char **argv, struct tty_opts *o) {
 
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "run")) {
-    struct run_opts o = {0};
+    struct run_opts o = {.replay_max = 1 << 20};
     return parse_run(argc, argv, &o);
   }
   if (argc >= 2 && !strcmp(argv[1], "tty-exec")) {

@@ -24,6 +24,9 @@ struct run_opts {
   long long log_max;
   const char *lower, *upper, *work, *merged, *scratch;
   const char *oom_v1, *oom_v2;
+  const char *attach;
+  long long replay_max;
+  int stdin_open;
   char **crun_argv;
 };
 

@@ -10,7 +10,9 @@
  * creates: when crun writes the pid there, the container runs; M copies it to RUNDIR/pid and
  * tells P ("ok PID"), and P exits 0. If crun ends before that, P prints crun's error, exits 1.
  * When crun ends, M writes RUNDIR/exit (JSON: runId, exitCode, oomKilled, startedAt,
- * finishedAt) atomically, so an exit while the daemon is down is still recorded.
+ * finishedAt) atomically, so an exit while the daemon is down is still recorded. With
+ * --attach, clients of that socket get the output and the exit status and may send stdin
+ * (--stdin: the container's stdin is a pipe, or the terminal) and resizes (attach.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "monitor.h"
 #include "util.h"
 
@@ -45,6 +48,7 @@ struct run {
   char errtail[1024];
   size_t errtail_len;
   struct log log;
+  struct attach *attach;
 };
 
 static void sync_send(struct run *r, const char *msg) {
@@ -120,8 +124,9 @@ static void arm_oom(struct run *r) {
 }
 
 static void spawn_crun(struct run *r) {
-  int out[2], err[2];
+  int out[2], err[2], in[2] = {-1, -1};
   if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) fail(r, "pipe");
+  if (r->o.stdin_open && pipe2(in, O_CLOEXEC) < 0) fail(r, "pipe");
   r->crun = fork();
   if (r->crun < 0) fail(r, "fork");
   if (r->crun == 0) {
@@ -130,7 +135,7 @@ static void spawn_crun(struct run *r) {
     sigprocmask(SIG_UNBLOCK, &all, NULL);
     signal(SIGPIPE, SIG_DFL);
     int devnull = open("/dev/null", O_RDWR);
-    dup2(devnull, 0);
+    dup2(in[0] >= 0 ? in[0] : devnull, 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
     close_from(3, -1);
@@ -140,6 +145,10 @@ static void spawn_crun(struct run *r) {
   }
   close(out[1]);
   close(err[1]);
+  if (in[0] >= 0) {
+    close(in[0]);
+    if (r->attach) attach_set_stdin(r->attach, in[1], 0);
+  }
   r->out_fd = out[0];
   r->err_fd = err[0];
 }
@@ -154,6 +163,7 @@ static void on_output(struct run *r, int *fd, int is_err) {
     return;
   }
   log_write(&r->log, buf, (size_t)n);
+  if (r->attach) attach_output(r->attach, is_err ? FRAME_STDERR : FRAME_STDOUT, buf, (size_t)n);
   if (is_err && !r->started) { /* keep crun's last words for a failed start */
     size_t keep = sizeof r->errtail - 1;
     size_t take = (size_t)n > keep ? keep : (size_t)n;
@@ -215,6 +225,10 @@ static void on_console(struct run *r) {
   close(c);
   if (fd < 0) return;
   r->master_fd = fd;
+  if (r->attach) {
+    attach_set_tty(r->attach, fd);
+    if (r->o.stdin_open) attach_set_stdin(r->attach, fd, 1);
+  }
   close(r->listen_fd);
   r->listen_fd = -1;
   unlink(r->o.console);
@@ -230,12 +244,13 @@ enum { P_SIG, P_OUT, P_ERR, P_MASTER, P_LISTEN, P_FIFO, P_OOM, P_N };
 static void loop(struct run *r) {
   for (;;) {
     int *fds[P_N] = {&r->sig_fd, &r->out_fd, &r->err_fd, &r->master_fd, &r->listen_fd, &r->fifo_fd, &r->oom_fd};
-    struct pollfd pf[P_N];
+    struct pollfd pf[P_N + ATTACH_MAX_POLLFDS];
     for (int i = 0; i < P_N; i++) pf[i] = (struct pollfd){.fd = *fds[i], .events = POLLIN};
+    int na = r->attach ? attach_pollfds(r->attach, pf + P_N) : 0;
     int drained = r->out_fd < 0 && r->err_fd < 0 && r->master_fd < 0;
     if (r->crun_done && (drained || !r->started)) return;
     /* once crun is gone, give stray writers a moment, then stop */
-    int n = poll(pf, P_N, r->crun_done ? 200 : -1);
+    int n = poll(pf, (nfds_t)(P_N + na), r->crun_done ? 200 : -1);
     if (n < 0 && errno == EINTR) continue;
     if (n == 0 && r->crun_done) return;
     if (pf[P_SIG].revents) on_signal(r);
@@ -245,6 +260,7 @@ static void loop(struct run *r) {
     if (pf[P_LISTEN].revents) on_console(r);
     if (pf[P_FIFO].revents) on_pid_fifo(r);
     if (pf[P_OOM].revents) on_oom(r);
+    if (na) attach_handle(r->attach, pf + P_N, na);
   }
 }
 
@@ -264,6 +280,7 @@ static void finish(struct run *r) {
     char path[4096];
     snprintf(path, sizeof path, "%s/monitor", r->o.dir);
     unlink(path);
+    if (r->attach) attach_finish(r->attach, status_code(r->crun_status));
     _exit(1);
   }
   int oom = r->oom_events > 0 || (r->o.oom_v2 && read_v2_oom_kills(r->o.oom_v2) > r->oom_v2_base);
@@ -275,6 +292,7 @@ static void finish(struct run *r) {
            finished);
   snprintf(path, sizeof path, "%s/exit", r->o.dir);
   write_file_atomic(path, text);
+  if (r->attach) attach_finish(r->attach, status_code(r->crun_status));
   _exit(0);
 }
 
@@ -298,6 +316,7 @@ static void monitor_main(struct run *r) {
   mount_rootfs(r);
   arm_oom(r);
   if (r->o.console && (r->listen_fd = listen_unix(r->o.console)) < 0) fail(r, "listening on the console socket");
+  if (r->o.attach && !(r->attach = attach_open(r->o.attach, r->o.replay_max))) fail(r, "listening on the attach socket");
   char fifo[4096];
   snprintf(fifo, sizeof fifo, "%s/pid.fifo", r->o.dir);
   unlink(fifo);

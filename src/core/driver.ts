@@ -51,6 +51,8 @@ export interface ProcessSpec {
   /** `uid[:gid]` or a user name from the image. */
   user: string;
   terminal: boolean;
+  /** Keep the workload's stdin open for `attach` (podman run -i); absent: /dev/null. */
+  stdin?: boolean;
 }
 
 /** Everything a driver needs to create an instance. */
@@ -128,6 +130,11 @@ export interface ExecSession {
   exit: Promise<number>;
 }
 
+export interface AttachOptions {
+  /** Start with the output of the current run so far (as much as the backend kept), not only new output. */
+  replay?: boolean;
+}
+
 export interface StopOptions {
   /** Grace period after the polite request (SIGTERM, ACPI power button) before killing. */
   timeoutMs: number;
@@ -170,6 +177,12 @@ export interface InstanceDriver {
   stats(id: string): Promise<ResourceUsage>;
   /** Runs a command inside a running instance. */
   exec(id: string, req: ExecRequest): Promise<ExecSession>;
+  /**
+   * Optional: attaches to the running workload's own stdio (for a foreground `run`): its output,
+   * stdin when the spec kept it open, resize with a terminal; `exit` is the workload's status.
+   * Rejects with conflict unless the workload runs.
+   */
+  attach?(id: string, opts?: AttachOptions): Promise<ExecSession>;
   /** The workload's output (stdout and stderr interleaved), optionally following. */
   logs(id: string, opts: LogOptions): AsyncIterable<Buffer>;
   /**

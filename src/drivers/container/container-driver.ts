@@ -21,6 +21,7 @@ import { TandemError } from '../../base/errors.js';
 import { type Logger, silentLogger } from '../../base/log.js';
 import { nowIso, sleep } from '../../base/time.js';
 import type {
+  AttachOptions,
   DriverInfo,
   DriverSpec,
   ExecRequest,
@@ -37,6 +38,7 @@ import { type Action, checkAction } from '../../core/lifecycle.js';
 import { BackgroundWork } from '../common/background-work.js';
 import { type Cgroup, type CgroupLayout, detectCgroupLayout, openCgroup } from '../common/cgroup.js';
 import { readLog } from '../common/log-file.js';
+import { attachSession } from './container-attach.js';
 import { clearCrunState, endMonitor, sweepOrphans } from './container-cleanup.js';
 import {
   createInstance,
@@ -193,6 +195,7 @@ export class ContainerDriver implements InstanceDriver {
       logMaxBytes: this.logMax,
       oom: layout.version === 2 ? { v2: memoryDir } : { v1: memoryDir },
       terminal: c.spec.process.terminal,
+      stdin: c.spec.process.stdin === true,
       signal,
     });
     this.emit({ id, kind: 'started', time: nowIso() });
@@ -309,6 +312,24 @@ export class ContainerDriver implements InstanceDriver {
       spec: c.spec,
       req,
       user,
+    });
+  }
+
+  async attach(id: string, opts: AttachOptions = {}): Promise<ExecSession> {
+    const c = await this.load(id);
+    await this.check(c, 'exec');
+    return attachSession({
+      socket: c.p.attach,
+      subject: c.subject,
+      replay: opts.replay === true,
+      stdinOpen: c.spec.process.stdin === true,
+      signal: (sig) => {
+        this.kill(id, sig).catch((err) => this.log.warn({ err, id }, 'signalling an attached container'));
+      },
+      fallbackExit: async () => {
+        await this.waitEnd(c, 10_000);
+        return (await this.state(id)).exitCode ?? 255;
+      },
     });
   }
 

@@ -25,6 +25,8 @@ export interface MonitorLaunch {
   logMaxBytes: number;
   oom: { v1?: string; v2?: string };
   terminal: boolean;
+  /** Keep the workload's stdin open for attach clients. */
+  stdin: boolean;
   signal?: AbortSignal;
 }
 
@@ -49,6 +51,8 @@ export function monitorArgs(l: MonitorLaunch): string[] {
     ...(l.oom.v1 ? opt('oom-v1', l.oom.v1) : []),
     ...(l.oom.v2 ? opt('oom-v2', l.oom.v2) : []),
     ...(l.terminal ? opt('console-socket', p.console) : []),
+    ...opt('attach', p.attach),
+    ...(l.stdin ? ['--stdin'] : []),
     '--',
     ...crun,
   ];

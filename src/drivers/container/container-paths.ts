@@ -15,7 +15,7 @@
  *   <run>/mnt/                           empty: each monitor covers it with a private tmpfs
  *                                        holding the rootfs mount point <id>/
  *   <run>/<id>/                          monitor, pid(.fifo), exit (the monitor's files),
- *                                        console socket, exec-*.json
+ *                                        console and attach sockets, exec-*.json
  *   cgroup  /tandem-<8 hex of sha256(root)>/<id>         limits, freezer, stats (ours)
  *           /tandem-<8 hex of sha256(root)>/<id>/ctr     the container's own group (crun's)
  */
@@ -62,6 +62,8 @@ export interface InstancePaths {
   exit: string;
   /** Unix socket for the pty master of a terminal container (kept under 108 bytes). */
   console: string;
+  /** The monitor's attach socket (helpers/monitor/attach.c). */
+  attach: string;
   /** Our cgroup (relative to the hierarchy roots) and crun's group below it. */
   cgroup: string;
   crunCgroup: string;
@@ -124,6 +126,7 @@ export function instancePaths(d: DriverPaths, id: string): InstancePaths {
     pidFifo: join(run, 'pid.fifo'),
     exit: join(run, 'exit'),
     console: socketPath(join(run, 'console.sock')),
+    attach: socketPath(join(run, 'attach.sock')),
     cgroup,
     crunCgroup: `${cgroup}/ctr`,
   };
