@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,7 +40,7 @@ struct run {
   struct run_opts o;
   int sync_fd, sig_fd, fifo_fd, out_fd, err_fd, master_fd, listen_fd, oom_fd;
   pid_t crun;
-  int crun_status, crun_done, started;
+  int crun_status, crun_done, started, init_status, init_done;
   char pid_text[32];
   size_t pid_len;
   pid_t init_pid;
@@ -214,6 +215,9 @@ static void on_signal(struct run *r) {
     if (p == r->crun) {
       r->crun_status = st;
       r->crun_done = 1;
+    } else if (r->init_pid > 0 && p == r->init_pid) { /* crun died first: we are its subreaper */
+      r->init_status = st;
+      r->init_done = 1;
     }
   }
 }
@@ -248,11 +252,14 @@ static void loop(struct run *r) {
     for (int i = 0; i < P_N; i++) pf[i] = (struct pollfd){.fd = *fds[i], .events = POLLIN};
     int na = r->attach ? attach_pollfds(r->attach, pf + P_N) : 0;
     int drained = r->out_fd < 0 && r->err_fd < 0 && r->master_fd < 0;
-    if (r->crun_done && (drained || !r->started)) return;
+    /* crun killed while the container runs: its init is now our child; wait for it */
+    int orphaned = r->crun_done && r->started && !r->init_done && WIFSIGNALED(r->crun_status) &&
+                   r->init_pid > 0 && kill(r->init_pid, 0) == 0;
+    if (r->crun_done && !orphaned && (drained || !r->started)) return;
     /* once crun is gone, give stray writers a moment, then stop */
-    int n = poll(pf, (nfds_t)(P_N + na), r->crun_done ? 200 : -1);
+    int n = poll(pf, (nfds_t)(P_N + na), r->crun_done && !orphaned ? 200 : orphaned ? 1000 : -1);
     if (n < 0 && errno == EINTR) continue;
-    if (n == 0 && r->crun_done) return;
+    if (n == 0 && r->crun_done && !orphaned) return;
     if (pf[P_SIG].revents) on_signal(r);
     if (pf[P_OUT].revents) on_output(r, &r->out_fd, 0);
     if (pf[P_ERR].revents) on_output(r, &r->err_fd, 1);
@@ -283,16 +290,17 @@ static void finish(struct run *r) {
     if (r->attach) attach_finish(r->attach, status_code(r->crun_status));
     _exit(1);
   }
+  int code = status_code(r->init_done ? r->init_status : r->crun_status);
   int oom = r->oom_events > 0 || (r->o.oom_v2 && read_v2_oom_kills(r->o.oom_v2) > r->oom_v2_base);
   char path[4096], text[512], finished[40];
   iso_now(finished, sizeof finished);
   snprintf(text, sizeof text,
            "{\"runId\":\"%s\",\"pid\":%d,\"exitCode\":%d,\"oomKilled\":%s,\"startedAt\":\"%s\",\"finishedAt\":\"%s\"}\n",
-           r->o.run_id, (int)r->init_pid, status_code(r->crun_status), oom ? "true" : "false", r->started_at,
+           r->o.run_id, (int)r->init_pid, code, oom ? "true" : "false", r->started_at,
            finished);
   snprintf(path, sizeof path, "%s/exit", r->o.dir);
   write_file_atomic(path, text);
-  if (r->attach) attach_finish(r->attach, status_code(r->crun_status));
+  if (r->attach) attach_finish(r->attach, code);
   _exit(0);
 }
 
@@ -309,6 +317,7 @@ static void monitor_main(struct run *r) {
   for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaddset(&mask, sigs[i]);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   signal(SIGPIPE, SIG_IGN);
+  prctl(PR_SET_CHILD_SUBREAPER, 1); /* if crun dies, the container's init becomes our child */
   r->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (r->sig_fd < 0) fail(r, "signalfd");
   write_monitor_file(r);

@@ -308,4 +308,26 @@ describe('container lifecycle on the host', { timeout: 180_000 }, () => {
     }
     assert.deepEqual(readdirSyncFs(second.paths.trash), [], 'the trash is emptied');
   });
+
+  it('records the exit even when crun itself was killed', async () => {
+    await driver.create(
+      spec('nocrun', ['sh', '-c', 'trap "exit 4" TERM; echo up; while true; do sleep 0.1; done']),
+    );
+    await driver.start('nocrun');
+    const p = instancePaths(driver.paths, 'nocrun');
+    const monitorPid = readFileSync(p.monitor, 'utf8').split(' ')[0];
+    const crunPid = Number(
+      readFileSync(`/proc/${monitorPid}/task/${monitorPid}/children`, 'utf8').trim().split(' ')[0],
+    );
+    assert.match(readFileSync(`/proc/${crunPid}/cmdline`, 'utf8'), /crun/);
+    process.kill(crunPid, 'SIGKILL');
+    await sleep(300);
+    assert.equal((await driver.state('nocrun')).status, 'running', 'the container outlives crun');
+    await driver.stop('nocrun', { timeoutMs: 5000 });
+    const st = await driver.state('nocrun');
+    assert.equal(st.status, 'stopped');
+    assert.equal(st.exitCode, 4, "the workload's own status, not crun's");
+    await driver.start('nocrun'); // crun's leftover state does not block a new start
+    assert.equal((await driver.state('nocrun')).status, 'running');
+  });
 });
