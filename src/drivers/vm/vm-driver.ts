@@ -35,15 +35,14 @@ import { type GuestAssets, loadGuestAssets } from './guest-assets.js';
 import { readLog } from './log-file.js';
 import { type AccelChoice, type AccelVerdict, detectAccel } from './qemu-accel.js';
 import { GUEST_FILES, type MachineType, QEMU_BINARY_NAME } from './qemu-args.js';
-import { isGuestQemu, processCpuSeconds, processRssBytes, waitQemuGone } from './qemu-process.js';
+import { processCpuSeconds, processRssBytes } from './qemu-process.js';
 import { removeVmCgroups } from './vm-cgroup.js';
-import { VmChannels } from './vm-channels.js';
 import { VmConsole } from './vm-console.js';
 import { createVmDisk, growDisk, removeUnusedBaseDisks } from './vm-create.js';
-import { bootFailure, DEFAULT_MEMORY_BYTES, forceOff, launchGuest, runOutcome } from './vm-guest.js';
-import { type VmRecord, VmRecords } from './vm-record.js';
+import { DEFAULT_MEMORY_BYTES, launchGuest } from './vm-guest.js';
+import type { VmRecord, VmRecords } from './vm-record.js';
+import { VmRuns } from './vm-runs.js';
 import { refuseUnsupported, validateLimits } from './vm-spec-check.js';
-import { VmWatcher } from './vm-watcher.js';
 
 export interface VmDriverOptions {
   /** The daemon's directory for VMs; everything the driver makes lives under it. */
@@ -62,26 +61,23 @@ export interface VmDriverOptions {
 /** The InstanceDriver for `vm` instances (QEMU + QMP + guest agent). */
 export class VmDriver implements InstanceDriver {
   readonly type = 'vm' as const;
+  private readonly runs: VmRuns;
   private readonly records: VmRecords;
   private readonly log: Logger;
-  private readonly listeners = new Set<(e: RuntimeEvent) => void>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly channels: VmChannels;
-  private readonly watcher: VmWatcher;
   private readonly consoles: VmConsole;
-  private readonly starting = new Map<string, RuntimeEvent[]>();
-  private readonly finishing = new Map<string, Promise<RuntimeState>>();
   private assets: GuestAssets | undefined;
   private accel: AccelVerdict | undefined;
   private readonly reconciled: Promise<void>;
 
   constructor(private readonly opts: VmDriverOptions) {
-    this.records = new VmRecords(opts.root);
     this.log = opts.logger ?? silentLogger();
-    this.watcher = new VmWatcher(this.records, (id) => this.observe(id).then(() => {}));
+    this.runs = new VmRuns(opts.root, this.log);
+    this.records = this.runs.records;
     this.consoles = new VmConsole(this.records);
-    this.channels = new VmChannels(this.records);
-    this.reconciled = this.reconcile().catch((err) => this.log.warn({ err }, 'vm driver: reconcile failed'));
+    this.reconciled = this.runs
+      .reconcile()
+      .catch((err) => this.log.warn({ err }, 'vm driver: reconcile failed'));
   }
 
   async probe(): Promise<DriverInfo> {
@@ -124,7 +120,7 @@ export class VmDriver implements InstanceDriver {
     await this.locked(id, async () => {
       const dir = this.records.dir(id);
       const [assets, accel] = [await this.guestAssets(), await this.accelVerdict()];
-      this.starting.set(id, []);
+      this.runs.hold(id);
       try {
         const run = await launchGuest(rec, {
           root: this.opts.root,
@@ -135,89 +131,88 @@ export class VmDriver implements InstanceDriver {
         });
         Object.assign(rec, { run, exitCode: undefined, reason: undefined, finishedAt: undefined });
         await this.records.write(rec);
-        this.watcher.watch(id);
-        await this.waitAgent(rec, signal);
-        this.emit({ id, kind: 'started', time: run.startedAt });
+        this.runs.watcher.watch(id);
+        await this.runs.waitAgent(rec, this.opts.bootTimeoutMs ?? 120_000, signal);
+        this.runs.emit({ id, kind: 'started', time: run.startedAt });
       } catch (err) {
         throw wrapError(err, `starting instance "${rec.name}"`);
       } finally {
-        for (const e of this.starting.get(id) ?? []) this.emit(e);
-        this.starting.delete(id);
+        this.runs.release(id);
       }
     });
   }
 
   async stop(id: string, opts: { timeoutMs: number; force?: boolean }): Promise<void> {
     const rec = await this.existing(id);
-    const status = (await this.observe(id)).status;
+    const status = (await this.runs.observe(id)).status;
     if ((await this.check(rec, 'stop', status)) === 'noop') return;
     await this.locked(id, async () => {
       const cur = (await this.records.read(id)) as VmRecord;
       const dir = this.records.dir(id);
       if (!cur.run || cur.run.finished) return;
       let gone = false;
-      if (!opts.force) gone = await this.powerButton(cur, dir, status === 'paused', opts.timeoutMs);
-      if (!gone) await this.kill9(cur, dir);
-      await this.observe(id);
+      if (!opts.force) gone = await this.runs.powerButton(cur, dir, status === 'paused', opts.timeoutMs);
+      if (!gone) await this.runs.kill9(cur, dir);
+      await this.runs.observe(id);
     });
   }
 
   async kill(id: string, signal: NodeJS.Signals): Promise<void> {
     const rec = await this.existing(id);
-    const status = (await this.observe(id)).status;
+    const status = (await this.runs.observe(id)).status;
     await this.check(rec, 'kill', status);
     const num = signalNumber(signal);
     const system = rec.spec.init === 'system';
     if (num === 9 && (status === 'paused' || system)) {
       await this.locked(id, async () =>
-        this.kill9((await this.records.read(id)) as VmRecord, this.records.dir(id)),
+        this.runs.kill9((await this.records.read(id)) as VmRecord, this.records.dir(id)),
       );
-      await this.observe(id);
+      await this.runs.observe(id);
       return;
     }
     if (status === 'paused')
       throw new TandemError('conflict', `instance "${rec.name}" is paused: resume it to deliver ${signal}`);
     if (system && num === 15) {
-      await this.channels.withQmp(id, (q) => q.execute('system_powerdown'));
+      await this.runs.channels.withQmp(id, (q) => q.execute('system_powerdown'));
       return;
     }
     try {
-      (await this.channels.agent(id, 5000)).sendSignal(0, num);
+      (await this.runs.channels.agent(id, 5000)).sendSignal(0, num);
     } catch (err) {
       if (num !== 9) throw wrapError(err, `signalling instance "${rec.name}"`);
-      await this.locked(id, () => this.kill9(rec, this.records.dir(id)));
-      await this.observe(id);
+      await this.locked(id, () => this.runs.kill9(rec, this.records.dir(id)));
+      await this.runs.observe(id);
     }
   }
 
   async pause(id: string): Promise<void> {
     const rec = await this.existing(id);
     if ((await this.check(rec, 'pause')) === 'noop') return;
-    await this.locked(id, () => this.channels.withQmp(id, (q) => q.execute('stop')));
-    this.emit({ id, kind: 'paused', time: nowIso() });
+    await this.locked(id, () => this.runs.channels.withQmp(id, (q) => q.execute('stop')));
+    this.runs.emit({ id, kind: 'paused', time: nowIso() });
   }
 
   async resume(id: string): Promise<void> {
     const rec = await this.existing(id);
     if ((await this.check(rec, 'resume')) === 'noop') return;
-    await this.locked(id, () => this.channels.withQmp(id, (q) => q.execute('cont')));
-    this.emit({ id, kind: 'resumed', time: nowIso() });
+    await this.locked(id, () => this.runs.channels.withQmp(id, (q) => q.execute('cont')));
+    this.runs.emit({ id, kind: 'resumed', time: nowIso() });
   }
 
   async delete(id: string, opts: { force?: boolean }): Promise<void> {
     await this.reconciled;
     const rec = await this.records.read(id);
     if (!rec) return;
-    const status = (await this.observe(id)).status;
+    const status = (await this.runs.observe(id)).status;
     if (status === 'missing') return;
     checkAction(rec.name, 'delete', status, opts);
     await this.locked(id, async () => {
       if (rec.run && !rec.run.finished) {
-        await this.kill9(rec, this.records.dir(id));
-        await this.observe(id);
+        await this.runs.kill9(rec, this.records.dir(id));
+        await this.runs.observe(id);
       }
-      this.watcher.unwatch(id);
-      await this.channels.drop(id);
+      this.runs.watcher.unwatch(id);
+      await this.runs.channels.drop(id);
       const last = (await this.records.read(id)) ?? rec;
       await removeVmCgroups(last.run?.cgroupDirs ?? []);
       await this.records.remove(id);
@@ -227,7 +222,7 @@ export class VmDriver implements InstanceDriver {
 
   async update(id: string, limits: Limits): Promise<void> {
     const rec = await this.existing(id);
-    const status = (await this.observe(id)).status;
+    const status = (await this.runs.observe(id)).status;
     await this.check(rec, 'update', status);
     validateLimits(rec.name, limits);
     const cur = rec.spec.limits;
@@ -251,7 +246,7 @@ export class VmDriver implements InstanceDriver {
 
   async state(id: string): Promise<RuntimeState> {
     await this.reconciled;
-    return this.observe(id);
+    return this.runs.observe(id);
   }
 
   async list(): Promise<string[]> {
@@ -261,7 +256,7 @@ export class VmDriver implements InstanceDriver {
 
   async stats(id: string): Promise<ResourceUsage> {
     const rec = await this.existing(id);
-    const st = await this.observe(id);
+    const st = await this.runs.observe(id);
     if ((st.status !== 'running' && st.status !== 'paused') || !st.pid) {
       throw new TandemError('conflict', `instance "${rec.name}" is ${st.status}: no stats`);
     }
@@ -272,7 +267,7 @@ export class VmDriver implements InstanceDriver {
       memoryBytes: rss,
       memoryLimitBytes: rec.spec.limits.memoryBytes ?? DEFAULT_MEMORY_BYTES,
     };
-    await this.channels
+    await this.runs.channels
       .withQmp(id, async (q) => {
         for (const b of await q.execute('query-blockstats')) {
           usage.blockReadBytes = (usage.blockReadBytes ?? 0) + b.stats.rd_bytes;
@@ -291,7 +286,7 @@ export class VmDriver implements InstanceDriver {
       ...p.env.filter((e) => !req.env.some((r) => r.split('=')[0] === e.split('=')[0])),
       ...req.env,
     ];
-    const agent = await this.channels.agent(id, 10_000);
+    const agent = await this.runs.channels.agent(id, 10_000);
     return agent.exec({
       args: req.args,
       env,
@@ -311,14 +306,14 @@ export class VmDriver implements InstanceDriver {
       tail: opts.tail,
       follow: opts.follow,
       signal: opts.signal,
-      active: () => this.qemuAlive(id),
+      active: () => this.runs.qemuAlive(id),
     });
   }
 
   /** Attaches to the serial console: a duplex byte stream; conflict unless running or paused. */
   async console(id: string): Promise<Duplex> {
     const rec = await this.existing(id);
-    const st = await this.observe(id);
+    const st = await this.runs.observe(id);
     if (st.status !== 'running' && st.status !== 'paused')
       throw new TandemError('conflict', `instance "${rec.name}" is ${st.status}: no console`);
     return this.consoles.attach(id);
@@ -331,19 +326,17 @@ export class VmDriver implements InstanceDriver {
       tail: opts.tail,
       follow: opts.follow,
       signal: opts.signal,
-      active: () => this.qemuAlive(id),
+      active: () => this.runs.qemuAlive(id),
     });
   }
 
   onEvent(listener: (event: RuntimeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.runs.onEvent(listener);
   }
 
   async close(): Promise<void> {
     await this.reconciled;
-    this.watcher.close();
-    await this.channels.close();
+    await this.runs.close();
   }
 
   /** The record, or not_found. */
@@ -360,7 +353,7 @@ export class VmDriver implements InstanceDriver {
     action: Action,
     status?: RuntimeState['status'],
   ): Promise<'run' | 'noop'> {
-    const s = status ?? (await this.observe(rec.id)).status;
+    const s = status ?? (await this.runs.observe(rec.id)).status;
     if (s === 'missing') throw new TandemError('not_found', `instance "${rec.name}" not found`);
     return checkAction(rec.name, action, s);
   }
@@ -378,136 +371,6 @@ export class VmDriver implements InstanceDriver {
     return next;
   }
 
-  /** The backend's truth; records the end of a run whose QEMU is gone (and emits `exited`). */
-  private async observe(id: string): Promise<RuntimeState> {
-    const rec = await this.records.read(id);
-    if (!rec) return { status: 'missing' };
-    const dir = this.records.dir(id);
-    const base = {
-      exitCode: rec.exitCode,
-      reason: rec.reason,
-      startedAt: rec.run?.startedAt,
-      finishedAt: rec.finishedAt,
-      accel: rec.run?.accel,
-    };
-    if (!rec.run) return { status: 'created' };
-    if (!rec.run.finished) {
-      if (await isGuestQemu(rec.run.pid, dir)) {
-        const qs = await this.channels
-          .withQmp(id, (q) => q.execute('query-status'), 1000)
-          .catch(() => undefined);
-        const paused = qs !== undefined && ['paused', 'suspended'].includes(qs.status);
-        return {
-          status: paused ? 'paused' : 'running',
-          pid: rec.run.pid,
-          startedAt: rec.run.startedAt,
-          accel: rec.run.accel,
-        };
-      }
-      return this.finish(rec);
-    }
-    return { status: 'stopped', ...base };
-  }
-
-  /** Records how a run ended, once (concurrent callers share one finish). */
-  private finish(rec: VmRecord): Promise<RuntimeState> {
-    const have = this.finishing.get(rec.id);
-    if (have) return have;
-    const p = this.finishOnce(rec).finally(() => this.finishing.delete(rec.id));
-    this.finishing.set(rec.id, p);
-    return p;
-  }
-
-  private async finishOnce(rec: VmRecord): Promise<RuntimeState> {
-    const dir = this.records.dir(rec.id);
-    const fresh = (await this.records.read(rec.id)) ?? rec;
-    if (fresh.run && !fresh.run.finished) {
-      const out = await runOutcome(fresh, dir);
-      Object.assign(fresh, { exitCode: out.exitCode, reason: out.reason, finishedAt: nowIso() });
-      fresh.run.finished = true;
-      await this.records.write(fresh);
-      await removeVmCgroups(fresh.run.cgroupDirs);
-      this.watcher.unwatch(rec.id);
-      await this.channels.drop(rec.id);
-      this.emit({
-        id: rec.id,
-        kind: 'exited',
-        exitCode: out.exitCode,
-        reason: out.reason,
-        time: fresh.finishedAt as string,
-      });
-    }
-    const { exitCode, reason, finishedAt } = fresh;
-    return {
-      status: 'stopped',
-      exitCode,
-      reason,
-      finishedAt,
-      startedAt: fresh.run?.startedAt,
-      accel: fresh.run?.accel,
-    };
-  }
-
-  /** True while the instance's QEMU runs (cheap: no QMP; for polling loops). */
-  private async qemuAlive(id: string): Promise<boolean> {
-    const rec = await this.records.read(id);
-    return !!rec?.run && !rec.run.finished && (await isGuestQemu(rec.run.pid, this.records.dir(id)));
-  }
-
-  private emit(e: RuntimeEvent): void {
-    const held = this.starting.get(e.id);
-    if (held && e.kind !== 'started') {
-      held.push(e);
-      return;
-    }
-    for (const l of this.listeners) l(e);
-  }
-
-  /** Waits for the agent; a workload that already exited counts as started (its run ended). */
-  private async waitAgent(rec: VmRecord, signal?: AbortSignal): Promise<void> {
-    const dir = this.records.dir(rec.id);
-    try {
-      await this.channels.agent(rec.id, this.opts.bootTimeoutMs ?? 120_000, signal);
-    } catch (err) {
-      const run = rec.run as NonNullable<VmRecord['run']>;
-      if (!(await isGuestQemu(run.pid, dir))) {
-        if ((await runOutcome(rec, dir)).exitCode !== undefined) return;
-        throw await bootFailure(rec, dir, 'the guest stopped before its agent answered');
-      }
-      await forceOff(run, dir);
-      throw await bootFailure(rec, dir, (err as Error).message);
-    }
-  }
-
-  /** Presses the power button (after `cont` when paused); true when QEMU ended within the timeout. */
-  private async powerButton(
-    rec: VmRecord,
-    dir: string,
-    paused: boolean,
-    timeoutMs: number,
-  ): Promise<boolean> {
-    const run = rec.run as NonNullable<VmRecord['run']>;
-    try {
-      await this.channels.withQmp(rec.id, async (q) => {
-        if (paused) await q.execute('cont');
-        await q.execute('system_powerdown');
-      });
-    } catch (err) {
-      this.log.warn({ err, id: rec.id }, 'vm: power button failed; forcing off');
-      return false;
-    }
-    return waitQemuGone(run.pid, dir, timeoutMs);
-  }
-
-  /** Forced power-off; the run then ends with 137 unless the guest reported a status. */
-  private async kill9(rec: VmRecord, dir: string): Promise<void> {
-    const cur = (await this.records.read(rec.id)) ?? rec;
-    if (!cur.run || cur.run.finished) return;
-    cur.run.killRequested = true;
-    await this.records.write(cur);
-    await forceOff(cur.run, dir);
-  }
-
   private async guestAssets(): Promise<GuestAssets> {
     this.assets ??= await loadGuestAssets(this.opts.guestDir);
     return this.assets;
@@ -516,13 +379,5 @@ export class VmDriver implements InstanceDriver {
   private async accelVerdict(): Promise<AccelVerdict> {
     this.accel ??= await detectAccel(this.opts.root, await this.guestAssets(), this.opts.accel);
     return this.accel;
-  }
-
-  /** Watches the VMs that run after a restart of the driver (or of the daemon). */
-  private async reconcile(): Promise<void> {
-    for (const id of await this.records.list()) {
-      const st = await this.observe(id);
-      if (st.status === 'running' || st.status === 'paused') this.watcher.watch(id);
-    }
   }
 }

@@ -1,0 +1,190 @@
+/**
+ * The runtime truth of a root's VMs: QEMU (pid checked against /proc, QMP query-status) plus the
+ * persisted record. Records the end of a run exactly once per driver object (the guest's status
+ * file, else 137 when we killed it) and emits the backend's events; `started` holds back other
+ * events of the same VM until the start completes, so listeners see started before exited.
+ */
+import type { Logger } from '../../base/log.js';
+import { nowIso } from '../../base/time.js';
+import type { RuntimeEvent, RuntimeState } from '../../core/driver.js';
+import { isGuestQemu, waitQemuGone } from './qemu-process.js';
+import { removeVmCgroups } from './vm-cgroup.js';
+import { VmChannels } from './vm-channels.js';
+import { bootFailure, forceOff, runOutcome } from './vm-guest.js';
+import { type VmRecord, VmRecords } from './vm-record.js';
+import { VmWatcher } from './vm-watcher.js';
+
+export class VmRuns {
+  readonly records: VmRecords;
+  readonly channels: VmChannels;
+  readonly watcher: VmWatcher;
+  private readonly listeners = new Set<(e: RuntimeEvent) => void>();
+  private readonly starting = new Map<string, RuntimeEvent[]>();
+  private readonly finishing = new Map<string, Promise<RuntimeState>>();
+
+  constructor(
+    root: string,
+    private readonly log: Logger,
+  ) {
+    this.records = new VmRecords(root);
+    this.channels = new VmChannels(this.records);
+    this.watcher = new VmWatcher(this.records, (id) => this.observe(id).then(() => {}));
+  }
+
+  /** Subscribes to the VMs' events; returns the unsubscribe function. */
+  onEvent(listener: (e: RuntimeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Holds back events of `id` (a start is in progress) until `release(id)`. */
+  hold(id: string): void {
+    this.starting.set(id, []);
+  }
+
+  /** Delivers the events held for `id`. */
+  release(id: string): void {
+    const held = this.starting.get(id) ?? [];
+    this.starting.delete(id);
+    for (const e of held) this.emit(e);
+  }
+
+  /** Stops watching and closes connections; VMs keep running. */
+  async close(): Promise<void> {
+    this.watcher.close();
+    await this.channels.close();
+  }
+
+  /** The backend's truth; records the end of a run whose QEMU is gone (and emits `exited`). */
+  async observe(id: string): Promise<RuntimeState> {
+    const rec = await this.records.read(id);
+    if (!rec) return { status: 'missing' };
+    const dir = this.records.dir(id);
+    const base = {
+      exitCode: rec.exitCode,
+      reason: rec.reason,
+      startedAt: rec.run?.startedAt,
+      finishedAt: rec.finishedAt,
+      accel: rec.run?.accel,
+    };
+    if (!rec.run) return { status: 'created' };
+    if (!rec.run.finished) {
+      if (await isGuestQemu(rec.run.pid, dir)) {
+        const qs = await this.channels
+          .withQmp(id, (q) => q.execute('query-status'), 1000)
+          .catch(() => undefined);
+        const paused = qs !== undefined && ['paused', 'suspended'].includes(qs.status);
+        return {
+          status: paused ? 'paused' : 'running',
+          pid: rec.run.pid,
+          startedAt: rec.run.startedAt,
+          accel: rec.run.accel,
+        };
+      }
+      return this.finish(rec);
+    }
+    return { status: 'stopped', ...base };
+  }
+
+  /** Records how a run ended, once (concurrent callers share one finish). */
+  finish(rec: VmRecord): Promise<RuntimeState> {
+    const have = this.finishing.get(rec.id);
+    if (have) return have;
+    const p = this.finishOnce(rec).finally(() => this.finishing.delete(rec.id));
+    this.finishing.set(rec.id, p);
+    return p;
+  }
+
+  private async finishOnce(rec: VmRecord): Promise<RuntimeState> {
+    const dir = this.records.dir(rec.id);
+    const fresh = (await this.records.read(rec.id)) ?? rec;
+    if (fresh.run && !fresh.run.finished) {
+      const out = await runOutcome(fresh, dir);
+      Object.assign(fresh, { exitCode: out.exitCode, reason: out.reason, finishedAt: nowIso() });
+      fresh.run.finished = true;
+      await this.records.write(fresh);
+      await removeVmCgroups(fresh.run.cgroupDirs);
+      this.watcher.unwatch(rec.id);
+      await this.channels.drop(rec.id);
+      this.emit({
+        id: rec.id,
+        kind: 'exited',
+        exitCode: out.exitCode,
+        reason: out.reason,
+        time: fresh.finishedAt as string,
+      });
+    }
+    const { exitCode, reason, finishedAt } = fresh;
+    return {
+      status: 'stopped',
+      exitCode,
+      reason,
+      finishedAt,
+      startedAt: fresh.run?.startedAt,
+      accel: fresh.run?.accel,
+    };
+  }
+
+  /** True while the instance's QEMU runs (cheap: no QMP; for polling loops). */
+  async qemuAlive(id: string): Promise<boolean> {
+    const rec = await this.records.read(id);
+    return !!rec?.run && !rec.run.finished && (await isGuestQemu(rec.run.pid, this.records.dir(id)));
+  }
+
+  emit(e: RuntimeEvent): void {
+    const held = this.starting.get(e.id);
+    if (held && e.kind !== 'started') {
+      held.push(e);
+      return;
+    }
+    for (const l of this.listeners) l(e);
+  }
+
+  /** Waits for the agent; a workload that already exited counts as started (its run ended). */
+  async waitAgent(rec: VmRecord, bootTimeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const dir = this.records.dir(rec.id);
+    try {
+      await this.channels.agent(rec.id, bootTimeoutMs, signal);
+    } catch (err) {
+      const run = rec.run as NonNullable<VmRecord['run']>;
+      if (!(await isGuestQemu(run.pid, dir))) {
+        if ((await runOutcome(rec, dir)).exitCode !== undefined) return;
+        throw await bootFailure(rec, dir, 'the guest stopped before its agent answered');
+      }
+      await forceOff(run, dir);
+      throw await bootFailure(rec, dir, (err as Error).message);
+    }
+  }
+
+  /** Presses the power button (after `cont` when paused); true when QEMU ended within the timeout. */
+  async powerButton(rec: VmRecord, dir: string, paused: boolean, timeoutMs: number): Promise<boolean> {
+    const run = rec.run as NonNullable<VmRecord['run']>;
+    try {
+      await this.channels.withQmp(rec.id, async (q) => {
+        if (paused) await q.execute('cont');
+        await q.execute('system_powerdown');
+      });
+    } catch (err) {
+      this.log.warn({ err, id: rec.id }, 'vm: power button failed; forcing off');
+      return false;
+    }
+    return waitQemuGone(run.pid, dir, timeoutMs);
+  }
+
+  /** Forced power-off; the run then ends with 137 unless the guest reported a status. */
+  async kill9(rec: VmRecord, dir: string): Promise<void> {
+    const cur = (await this.records.read(rec.id)) ?? rec;
+    if (!cur.run || cur.run.finished) return;
+    cur.run.killRequested = true;
+    await this.records.write(cur);
+    await forceOff(cur.run, dir);
+  }
+
+  /** Watches the VMs that run after a restart of the driver (or of the daemon). */
+  async reconcile(): Promise<void> {
+    for (const id of await this.records.list()) {
+      const st = await this.observe(id);
+      if (st.status === 'running' || st.status === 'paused') this.watcher.watch(id);
+    }
+  }
+}
