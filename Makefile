@@ -16,6 +16,7 @@ deps:
 build:
 	@npx tsc -p tsconfig.json
 	@scripts/build-helpers.sh
+	@scripts/build-ui.sh
 
 lint:
 	@npx biome check src test bench scripts

@@ -10,6 +10,7 @@ import type { Logger } from '../base/log.js';
 import type { InstanceDriver } from '../core/driver.js';
 import type { ImageStore } from '../core/image.js';
 import type { InstanceType } from '../core/instance.js';
+import type { MetricsFactory } from '../core/monitoring.js';
 import type { NodeInfo, Placer } from '../core/scheduling.js';
 import type { Store } from '../core/store.js';
 import { ContainerDriver } from '../drivers/container/container-driver.js';
@@ -17,6 +18,7 @@ import { FakeDriver } from '../drivers/fake/fake-driver.js';
 import { FakeImageStore } from '../drivers/fake/fake-image-store.js';
 import { VmDriver } from '../drivers/vm/vm-driver.js';
 import { LocalImageStore } from '../images/image-store.js';
+import { createPrometheusMetrics } from '../monitoring/prometheus-metrics.js';
 import { hostNodeInfo } from '../scheduler/host-node.js';
 import { createPlacer } from '../scheduler/online-placer.js';
 import { SqliteStore } from '../stores/sqlite/sqlite-store.js';
@@ -42,6 +44,8 @@ export interface Composition {
   placer: Placer;
   /** The nodes placement may use: this host today. */
   nodes: NodeInfo[];
+  /** Builds the daemon's metrics over what it shows monitoring (Prometheus, 1 s collection cache). */
+  metrics: MetricsFactory;
 }
 
 /** Builds the implementations for one daemon; every path lives under `stateDir`. */
@@ -52,12 +56,13 @@ export async function compose(opts: ComposeOptions): Promise<Composition> {
     placer: createPlacer('binpack'),
     nodes: [await hostNodeInfo({ stateDir: opts.stateDir, name: opts.node })],
   };
+  const metrics = createPrometheusMetrics;
   const drivers = new Map<InstanceType, InstanceDriver>();
   if (opts.drivers === 'fake') {
     for (const type of ['container', 'vm', 'sandbox'] as const) {
       drivers.set(type, new FakeDriver({ root: join(opts.stateDir, 'fake'), type, delays: opts.fakeDelays }));
     }
-    return { store, drivers, images: new FakeImageStore(), storeName: 'sqlite', ...scheduling };
+    return { store, drivers, images: new FakeImageStore(), storeName: 'sqlite', metrics, ...scheduling };
   }
   drivers.set(
     'container',
@@ -71,7 +76,7 @@ export async function compose(opts: ComposeOptions): Promise<Composition> {
     inUse: opts.imageInUse,
   });
   await images.recover();
-  return { store, drivers, images, storeName: 'sqlite', ...scheduling };
+  return { store, drivers, images, storeName: 'sqlite', metrics, ...scheduling };
 }
 
 function openStore(opts: ComposeOptions): Store {

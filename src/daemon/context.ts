@@ -2,6 +2,7 @@
 import type { DaemonInfo, Node } from '../api/system.js';
 import type { EventBus } from '../core/events.js';
 import type { ImageStore } from '../core/image.js';
+import type { Metrics } from '../core/monitoring.js';
 import type { InstanceService } from './instance-service.js';
 import type { Operations } from './operations.js';
 
@@ -10,6 +11,8 @@ export interface DaemonContext {
   ops: Operations;
   events: EventBus;
   images: ImageStore;
+  /** Prometheus series and the API latency histogram (GET /metrics). */
+  metrics: Metrics;
   info(): Promise<DaemonInfo>;
   nodes(): Promise<Node[]>;
   /** Bytes a slow event subscriber may have queued before it is disconnected. */

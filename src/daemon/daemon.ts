@@ -15,6 +15,7 @@ import type { DriverInfo } from '../core/driver.js';
 import { EventBus } from '../core/events.js';
 import { type Composition, compose } from './compose.js';
 import type { DaemonContext } from './context.js';
+import { metricsSource } from './http/routes-metrics.js';
 import { type App, buildApp, listenTcp } from './http/server.js';
 import { InstanceRecords } from './instance-records.js';
 import { InstanceRuntime } from './instance-runtime.js';
@@ -104,6 +105,7 @@ export class Daemon {
       eventBufferBytes: opts.eventBufferBytes ?? 1 << 20,
       uploadDir: join(opts.stateDir, 'uploads'),
       nodes: () => placement.view(),
+      metrics: parts.metrics(metricsSource({ svc, ops, events, nodes: () => placement.view() })),
       info: async () => ({
         version: VERSION,
         node,

@@ -20,8 +20,11 @@ import { registerEventRoutes } from './routes-events.js';
 import { registerExecRoutes } from './routes-exec.js';
 import { registerImageRoutes } from './routes-images.js';
 import { registerInstanceRoutes } from './routes-instances.js';
+import { registerMetricsRoutes } from './routes-metrics.js';
 import { registerPendingRoutes } from './routes-pending.js';
 import { registerSystemRoutes } from './routes-system.js';
+import { registerUiRoutes } from './routes-ui.js';
+import { registerSessionRoutes, Sessions } from './session.js';
 
 export type { App };
 
@@ -29,7 +32,7 @@ interface RemoteRequest extends IncomingMessage {
   tandemRemote?: boolean;
 }
 
-/** Builds the app with every route; `token` guards requests that arrive over TCP. */
+/** Builds the app with every route; `token` (or a session bought with it) guards requests over TCP. */
 export async function buildApp(ctx: DaemonContext, logger: Logger, token?: string): Promise<App> {
   const app: App = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -38,12 +41,23 @@ export async function buildApp(ctx: DaemonContext, logger: Logger, token?: strin
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandlers(app);
+  const sessions = new Sessions(token);
   app.addHook('onRequest', async (req, reply) => {
     if (!(req.raw as RemoteRequest).tandemRemote) return;
     if (token && bearerMatches(req.headers.authorization, token)) return;
+    if (req.routeOptions.config.public || sessions.accepts(req)) return;
     return reply
       .status(401)
       .send({ error: { code: 'unauthorized', message: 'a valid bearer token is required' } });
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    ctx.metrics.observeRequest({
+      method: req.method,
+      route,
+      status: reply.statusCode,
+      seconds: reply.elapsedTime / 1000,
+    });
   });
   await app.register(swagger, {
     openapi: {
@@ -58,6 +72,9 @@ export async function buildApp(ctx: DaemonContext, logger: Logger, token?: strin
   registerEventRoutes(app, ctx);
   registerImageRoutes(app, ctx);
   registerSystemRoutes(app, ctx);
+  registerMetricsRoutes(app, ctx);
+  registerSessionRoutes(app, sessions);
+  registerUiRoutes(app);
   registerPendingRoutes(app);
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
