@@ -15,7 +15,11 @@ export interface SessionOptions {
   tty: boolean;
   /** Ctrl-] in the input ends the session with status 0 (console). */
   detachable?: boolean;
+  /** Without a terminal, signals this process gets are sent to the remote process. */
+  forwardSignals?: boolean;
 }
+
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 /** Runs a session and resolves with its exit status; rejects with the daemon's error. */
 export function runSession(client: Client, o: SessionOptions): Promise<number> {
@@ -23,7 +27,15 @@ export function runSession(client: Client, o: SessionOptions): Promise<number> {
   const ws = new WebSocket(url, { headers });
   return new Promise((resolve, reject) => {
     let done = false;
-    const restore = setupTerminal(o.tty, ws);
+    const restoreTerminal = setupTerminal(o.tty, ws);
+    const forward = (sig: NodeJS.Signals) => {
+      if (ws.readyState === ws.OPEN) ws.send(encodeFrame(CHANNEL.control, JSON.stringify({ signal: sig })));
+    };
+    if (o.forwardSignals && !o.tty) for (const sig of FORWARDED) process.on(sig, forward);
+    const restore = () => {
+      restoreTerminal();
+      for (const sig of FORWARDED) process.off(sig, forward);
+    };
     const finish = (fn: () => void) => {
       if (done) return;
       done = true;

@@ -14,7 +14,14 @@ import { newId } from '../base/ids.js';
 import type { Logger } from '../base/log.js';
 import { normalizeSignal } from '../base/signals.js';
 import { nowIso } from '../base/time.js';
-import type { DriverInfo, ExecRequest, ExecSession, InstanceDriver, ResolvedImage } from '../core/driver.js';
+import type {
+  AttachOptions,
+  DriverInfo,
+  ExecRequest,
+  ExecSession,
+  InstanceDriver,
+  ResolvedImage,
+} from '../core/driver.js';
 import type { EventBus, LifecycleAction } from '../core/events.js';
 import type { ImageStore } from '../core/image.js';
 import type { Instance, InstanceType } from '../core/instance.js';
@@ -277,14 +284,13 @@ export class InstanceService {
     return this.lock.run(name, async () => {
       const inst = await this.deps.records.get(name);
       checkAction(name, 'update', inst.status);
+      const merged = { ...inst.config.limits, ...limits };
       try {
-        await this.driverFor(inst.type).update(inst.id, limits);
+        await this.driverFor(inst.type).update(inst.id, merged);
       } catch (err) {
         throw wrapError(err, `updating instance "${name}"`);
       }
-      const next = await this.deps.records.patch(name, {
-        config: { ...inst.config, limits: { ...inst.config.limits, ...limits } },
-      });
+      const next = await this.deps.records.patch(name, { config: { ...inst.config, limits: merged } });
       this.publish(next, 'updated', { limits: next.config.limits });
       return next;
     });
@@ -295,6 +301,16 @@ export class InstanceService {
     const inst = await this.deps.records.get(name);
     checkAction(name, 'exec', inst.status);
     return this.driverFor(inst.type).exec(inst.id, req);
+  }
+
+  /** Attaches to the running workload's own stdio; not_supported when the driver cannot. */
+  async attach(name: string, opts: AttachOptions): Promise<ExecSession> {
+    const inst = await this.deps.records.get(name);
+    const driver = this.driverFor(inst.type);
+    if (!driver.attach)
+      throw new TandemError('not_supported', `attaching to ${inst.type} instances is not supported yet`);
+    checkAction(name, 'exec', inst.status);
+    return driver.attach(inst.id, opts);
   }
 
   /** The workload command of `inst` as the driver runs it (image defaults merged). */

@@ -88,6 +88,7 @@ export function assertSupported(config: InstanceConfig, info: DriverInfo): void 
   if (config.init === 'system' && !has('init-system')) refuse('--init system');
   if (config.limits.diskBytes !== undefined && !has('disk-limit')) refuse('--disk');
   if (config.tty && !has('tty')) refuse('a terminal (-t)');
+  if ((config.tty || config.stdin) && !has('attach')) refuse('an interactive workload (-i, -t)');
 }
 
 /** The command the workload runs: entrypoint + cmd as Podman merges them; /bin/sh when empty. */
@@ -127,6 +128,7 @@ export function driverSpec(inst: Instance, image: ResolvedImage): DriverSpec {
       cwd: c.workdir ?? image.config.workingDir ?? '/',
       user: c.user ?? image.config.user ?? '0:0',
       terminal: c.tty ?? false,
+      stdin: c.stdin ?? false,
     },
     image,
     limits: c.limits,

@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { removeDriverHostState } from '../../src/drivers/container/container-driver.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'bin/tandem');
@@ -110,14 +111,20 @@ export class TestDaemon {
     return exited;
   }
 
-  /** Stops the daemon (SIGKILL if it does not stop) and removes the state dir. */
+  /** Deletes every instance, stops the daemon (SIGKILL if it does not stop), removes the state dir and host state. */
   async cleanup(): Promise<void> {
     const p = this.proc;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      const ls = await this.cli(['ls', '--json']).catch(() => undefined);
+      const names = ls?.code === 0 ? (JSON.parse(ls.stdout) as { name: string }[]).map((i) => i.name) : [];
+      if (names.length) await this.cli(['rm', '-f', ...names]);
+    }
     if (p && p.exitCode === null && p.signalCode === null) {
       const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
       await this.stop('SIGTERM');
       clearTimeout(t);
     }
+    if (this.opts.drivers === 'real') await removeDriverHostState(join(this.dir, 'containers'));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 /** Verbs that stream: run (foreground), exec, logs, console. */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { TandemError } from '../../base/errors.js';
+import { isTandemError, TandemError } from '../../base/errors.js';
 import { normalizeSignal } from '../../base/signals.js';
 import type { Client } from '../../client/client.js';
 import { addInstanceFlags, createRequest, type InstanceFlags, parseEnv } from '../flags.js';
@@ -30,12 +30,12 @@ export function registerAttachCommands(program: Command, ctx: Ctx): void {
         process.stdout.write(`${instance}\n`);
         return;
       }
-      if (f.interactive || f.tty)
-        throw new TandemError(
-          'not_supported',
-          'interactive run (-i, -t) is not supported yet: use launch and exec',
-        );
-      ctx.exit(await runForeground(client, instance, req));
+      ctx.exit(
+        await runForeground(client, instance, req, {
+          interactive: f.interactive ?? false,
+          tty: f.tty ?? false,
+        }),
+      );
     },
   );
 
@@ -73,7 +73,7 @@ export function registerAttachCommands(program: Command, ctx: Ctx): void {
             : {}),
         };
         const { runSession } = await import('../stream-session.js');
-      const code = await runSession(ctx.client(), {
+        const code = await runSession(ctx.client(), {
           path: `/v1/instances/${encodeURIComponent(name)}/exec`,
           request,
           stdin: o.interactive ?? false,
@@ -112,51 +112,61 @@ export function registerAttachCommands(program: Command, ctx: Ctx): void {
 }
 
 /**
- * `run` in the foreground: create, subscribe to events and logs, start, stream output, forward
- * signals as kills, and resolve with the workload's exit status from its `stopped` event (which
- * arrives even when --rm deletes the instance right after).
+ * `run` in the foreground: create, start, then attach to the workload's own stdio (replaying
+ * what it already wrote) and exit with its status; signals are forwarded (with -t, Ctrl-C is a
+ * byte on the terminal). Where the driver cannot attach, the output is followed from the logs and
+ * the status read once the instance stopped. `--rm` deletes the instance afterwards (here, so
+ * that the status is never lost to a removal).
  */
 async function runForeground(
   client: Client,
   name: string,
   req: ReturnType<typeof createRequest>,
+  o: { interactive: boolean; tty: boolean },
 ): Promise<number> {
-  await client.wait(await client.create({ ...req, start: false }));
-  const abort = new AbortController();
-  let opened!: () => void;
-  const open = new Promise<void>((r) => (opened = r));
-  const exited = new Promise<number>((resolve, reject) => {
-    client
-      .events(
-        (e) => {
-          if (e.instance === name && e.type === 'lifecycle' && e.action === 'stopped') {
-            resolve(Number((e.data as { exitCode?: number } | undefined)?.exitCode ?? 1));
-          }
-        },
-        { signal: abort.signal, onOpen: opened },
-      )
-      .catch(reject);
-  });
-  await open;
-  const logs = await client.logs(name, { follow: true });
-  const streamed = (async () => {
-    for await (const chunk of logs) process.stdout.write(chunk as Buffer);
-  })().catch(() => {});
-  const forward = (sig: NodeJS.Signals) => () => {
-    void client.changeState(name, { action: 'kill', signal: normalizeSignal(sig) }).catch(() => {});
-  };
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
-    process.on(sig, forward(sig));
+  const rm = req.autoRemove ?? false;
+  await client.wait(
+    await client.create({ ...req, autoRemove: false, stdin: o.interactive, tty: o.tty, start: false }),
+  );
   try {
     await client.wait(await client.changeState(name, { action: 'start' }));
-  } catch (err) {
-    abort.abort();
-    logs.destroy();
-    throw err;
+    const { runSession } = await import('../stream-session.js');
+    const size =
+      o.tty && process.stdout.columns ? { cols: process.stdout.columns, rows: process.stdout.rows } : {};
+    try {
+      return await runSession(client, {
+        path: `/v1/instances/${encodeURIComponent(name)}/attach`,
+        request: { replay: true, ...size },
+        stdin: o.interactive,
+        tty: o.tty,
+        forwardSignals: true,
+      });
+    } catch (err) {
+      if (!isTandemError(err, 'not_supported') && !isTandemError(err, 'conflict')) throw err;
+      if (o.interactive || o.tty) throw err;
+      return await followLogs(client, name);
+    }
+  } finally {
+    if (rm) await client.wait(await client.remove(name, true)).catch(() => {});
   }
-  const code = await exited;
-  await Promise.race([streamed, new Promise((r) => setTimeout(r, 2000))]);
-  abort.abort();
-  logs.destroy();
-  return code;
+}
+
+/** Streams the logs until the workload ends (forwarding signals as kills); resolves with its status. */
+async function followLogs(client: Client, name: string): Promise<number> {
+  const forward = (sig: NodeJS.Signals) => {
+    void client.changeState(name, { action: 'kill', signal: normalizeSignal(sig) }).catch(() => {});
+  };
+  const sigs = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+  for (const sig of sigs) process.on(sig, forward);
+  try {
+    for await (const chunk of await client.logs(name, { follow: true }))
+      process.stdout.write(chunk as Buffer);
+    for (;;) {
+      const i = await client.get(name);
+      if (i.status === 'stopped' || i.status === 'error') return i.exitCode ?? 1;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    for (const sig of sigs) process.off(sig, forward);
+  }
 }

@@ -1,5 +1,5 @@
 /** Daemon-wide verbs: events, stats, node ls, volume, network. */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { ResourceUsage } from '../../api/instances.js';
 import type { Event } from '../../api/system.js';
 import type { Client } from '../../client/client.js';
@@ -23,31 +23,29 @@ export function registerSystemCommands(program: Command, ctx: Ctx): void {
 
   program
     .command('stats [name]')
-    .description('resource usage of running instances (live unless --json or --no-stream)')
-    .option('--json', 'one JSON snapshot')
-    .option('--no-stream', 'one table snapshot')
-    .option('--interval <seconds>', 'refresh interval', '1')
-    .action(async (name: string | undefined, o: { json?: boolean; stream: boolean; interval: string }) => {
+    .description(
+      'resource usage of running instances: a live table (CPU % over each interval) unless --json or --no-stream',
+    )
+    .option('--json', 'one JSON snapshot of the raw counters (cpuSeconds, memoryBytes, ...)')
+    .option('--no-stream', 'one table, CPU % measured over one interval')
+    .option('--interval <seconds>', 'refresh interval', seconds, 1)
+    .action(async (name: string | undefined, o: { json?: boolean; stream: boolean; interval: number }) => {
       const client = ctx.client();
-      const sample = async () => {
-        const names = name
-          ? [name]
-          : (await client.list())
-              .filter((i) => i.status === 'running' || i.status === 'paused')
-              .map((i) => i.name);
-        return (await Promise.all(names.map((n) => client.stats(n).catch(() => undefined)))).filter(
-          (s): s is ResourceUsage => !!s,
-        );
-      };
+      const sample = () => sampleStats(client, name);
       if (o.json) return printJson(name ? (await sample())[0] : await sample());
+      const wait = () => new Promise((r) => setTimeout(r, o.interval * 1000));
       let prev = new Map<string, ResourceUsage>();
+      if (!o.stream) {
+        prev = byName(await sample());
+        await wait();
+        process.stdout.write(statsTable(await sample(), prev));
+        return;
+      }
       for (;;) {
         const now = await sample();
-        const out = statsTable(now, prev);
-        process.stdout.write(o.stream ? `\x1b[2J\x1b[H${out}` : out);
-        if (!o.stream) return;
-        prev = new Map(now.map((s) => [s.name, s]));
-        await new Promise((r) => setTimeout(r, Number(o.interval) * 1000));
+        process.stdout.write(`\x1b[2J\x1b[H${statsTable(now, prev)}`);
+        prev = byName(now);
+        await wait();
       }
     });
 
@@ -112,6 +110,27 @@ function eventLine(e: Event): string {
   return `${e.time} ${e.type} ${e.action} ${subject}${extra}\n`;
 }
 
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!(n > 0)) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
+/** Usage of `name`, or of every running or paused instance (those that stop meanwhile are left out). */
+async function sampleStats(client: Client, name: string | undefined): Promise<ResourceUsage[]> {
+  if (name) return [await client.stats(name)];
+  const names = (await client.list())
+    .filter((i) => i.status === 'running' || i.status === 'paused')
+    .map((i) => i.name);
+  const all = await Promise.all(names.map((n) => client.stats(n).catch(() => undefined)));
+  return all.filter((s): s is ResourceUsage => !!s);
+}
+
+function byName(list: ResourceUsage[]): Map<string, ResourceUsage> {
+  return new Map(list.map((s) => [s.name, s]));
+}
+
+/** CPU % of one core between two samples (by their own timestamps); `--` without an earlier one. */
 function statsTable(now: ResourceUsage[], prev: Map<string, ResourceUsage>): string {
   return table(
     ['NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM PEAK', 'PIDS', 'BLOCK I/O', 'NET I/O'],

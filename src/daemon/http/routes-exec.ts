@@ -74,6 +74,38 @@ export function registerExecRoutes(app: App, ctx: DaemonContext): void {
     socket.on('message', onMessage);
   });
 
+  app.get('/v1/instances/:name/attach', { websocket: true, schema: { params: NameParam } }, (socket, req) => {
+    const name = (req.params as { name: string }).name;
+    const queued: Buffer[] = [];
+    let first: Buffer | undefined;
+    const onMessage = (data: Buffer) => {
+      if (first) queued.push(data);
+      else {
+        first = data;
+        startAttach(name, data).then(
+          (session) => {
+            socket.off('message', onMessage);
+            pump(socket, session, queued);
+          },
+          (err) => fail(socket, err),
+        );
+      }
+    };
+    socket.on('message', onMessage);
+  });
+
+  async function startAttach(name: string, first: Buffer): Promise<ExecSession> {
+    let body: { replay?: unknown; cols?: unknown; rows?: unknown };
+    try {
+      body = JSON.parse(first.toString()) as typeof body;
+    } catch {
+      throw new TandemError('invalid_argument', 'the first attach message must be JSON');
+    }
+    const session = await ctx.svc.attach(name, { replay: body.replay === true });
+    if (typeof body.cols === 'number' && typeof body.rows === 'number') session.resize(body.cols, body.rows);
+    return session;
+  }
+
   async function startSession(name: string, first: Buffer): Promise<ExecSession> {
     let body: unknown;
     try {
