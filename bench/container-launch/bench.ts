@@ -19,6 +19,7 @@ import { detectCgroupLayout, openCgroup } from '../../src/drivers/common/cgroup.
 import { busyboxSpec, prepareBusyboxRootfs } from '../../src/drivers/container/busybox-fixture.js';
 import { ContainerDriver, removeDriverHostState } from '../../src/drivers/container/container-driver.js';
 import { instancePaths } from '../../src/drivers/container/container-paths.js';
+import { apiRow, cliRow } from './daemon-rows.js';
 
 /** One measured way to launch a container; `run` is timed, setup and teardown are not. */
 export interface BenchRow {
@@ -170,6 +171,8 @@ export const ROWS: Record<string, (env: Env) => BenchRow> = {
   crun: rawCrunRow,
   driver: driverRow,
   podman: podmanRow,
+  api: (env) => apiRow(env),
+  cli: (env) => cliRow(env),
 };
 
 function quantile(sorted: number[], q: number): number {
@@ -179,9 +182,9 @@ function quantile(sorted: number[], q: number): number {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const n = Number(args[args.indexOf('-n') + 1] || 30) || 30;
-  const keys = (args.includes('--rows') ? args[args.indexOf('--rows') + 1]! : 'crun,driver,podman').split(
-    ',',
-  );
+  const keys = (
+    args.includes('--rows') ? args[args.indexOf('--rows') + 1]! : 'crun,driver,api,cli,podman'
+  ).split(',');
   const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-launch-'));
   const env: Env = { dir, layer: join(dir, 'layer') };
   const rows = keys.map((k) => {

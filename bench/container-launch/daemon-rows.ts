@@ -1,0 +1,134 @@
+/**
+ * The rows of the launch benchmark that go through a real Tandem daemon (real drivers, its own
+ * temp state dir and socket), as API users and CLI users launch:
+ *   api   POST /v1/instances {start: true} + wait for the `stopped` event + DELETE, over the socket
+ *   cli   `tandem run --rm IMAGE -- /bin/true`, as a user types it
+ * The image is the benchmark's busybox layer imported as a rootfs tarball.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { removeDriverHostState } from '../../src/drivers/container/container-driver.js';
+import { canConnect, httpJson, runCli } from '../../test/helpers/daemon.js';
+import { type BenchRow, exec } from './bench.js';
+
+interface Env {
+  dir: string;
+  layer: string;
+}
+
+/** One daemon shared by the daemon rows of a run. */
+class BenchDaemon {
+  proc: ChildProcess | undefined;
+  users = 0;
+  readonly stateDir: string;
+  readonly socket: string;
+  private stopped = new Map<string, () => void>();
+  private events: ChildProcess | undefined;
+
+  constructor(env: Env) {
+    this.stateDir = join(env.dir, 'daemon');
+    this.socket = join(env.dir, 'daemon.sock');
+  }
+
+  async up(env: Env): Promise<void> {
+    if (this.users++ > 0) return;
+    const bin = join(import.meta.dirname, '../../bin/tandem');
+    this.proc = spawn(
+      process.execPath,
+      [bin, 'daemon', '--state-dir', this.stateDir, '--socket', this.socket, '--log-level', 'warn'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    for (let i = 0; i < 300 && !(await canConnect(this.socket)); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const tar = join(env.dir, 'daemon-rootfs.tar');
+    await exec('tar', ['-C', env.layer, '-cf', tar, '.']);
+    const r = await runCli(['image', 'import', 'bench-busybox', tar], { env: this.env });
+    if (r.code !== 0) throw new Error(`image import: ${r.stderr}`);
+    this.events = spawn(process.execPath, [bin, 'events', '--json'], {
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let buf = '';
+    this.events.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString();
+      let i = buf.indexOf('\n');
+      while (i >= 0) {
+        const e = JSON.parse(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        if (e.type === 'lifecycle' && e.action === 'stopped') this.stopped.get(e.instance)?.();
+        i = buf.indexOf('\n');
+      }
+    });
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, TANDEM_SOCKET: this.socket, TANDEM_URL: '' };
+  }
+
+  whenStopped(name: string): Promise<void> {
+    return new Promise((resolve) => this.stopped.set(name, resolve));
+  }
+
+  async down(): Promise<void> {
+    if (--this.users > 0) return;
+    this.events?.kill();
+    const p = this.proc;
+    if (p && p.exitCode === null) {
+      const done = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await done;
+    }
+    await removeDriverHostState(join(this.stateDir, 'containers'));
+  }
+}
+
+let shared: BenchDaemon | undefined;
+const daemonOf = (env: Env) => (shared ??= new BenchDaemon(env));
+
+async function waitOp(socket: string, op: { id: string; status: string }): Promise<void> {
+  let cur = op;
+  while (cur.status === 'running')
+    cur = (await httpJson('GET', `/v1/operations/${op.id}/wait?timeout=30`, undefined, { socket })).body;
+  if (cur.status !== 'success') throw new Error(`operation failed: ${JSON.stringify(cur)}`);
+}
+
+export function apiRow(env: Env): BenchRow {
+  const d = daemonOf(env);
+  return {
+    name: 'tandem API: create+start+wait+delete',
+    setup: () => d.up(env),
+    async run(i) {
+      const name = `api-${i + 1}`;
+      const stopped = d.whenStopped(name);
+      const created = await httpJson(
+        'POST',
+        '/v1/instances',
+        { name, image: 'bench-busybox', command: ['/bin/true'], start: true },
+        { socket: d.socket },
+      );
+      await waitOp(d.socket, created.body);
+      await stopped;
+      await waitOp(
+        d.socket,
+        (await httpJson('DELETE', `/v1/instances/${name}`, undefined, { socket: d.socket })).body,
+      );
+    },
+    teardown: () => d.down(),
+  };
+}
+
+export function cliRow(env: Env): BenchRow {
+  const d = daemonOf(env);
+  return {
+    name: 'tandem run --rm (CLI)',
+    setup: () => d.up(env),
+    async run() {
+      const r = await runCli(['run', '--rm', 'bench-busybox', '--', '/bin/true'], { env: d.env });
+      if (r.code !== 0) throw new Error(`tandem run: ${r.code} ${r.stderr}`);
+    },
+    teardown: () => d.down(),
+  };
+}
