@@ -133,18 +133,25 @@ async function main(): Promise<void> {
     const accel = (await detectAccel(work, assets)).accel;
     const rows: string[] = [];
     const mem: string[] = [];
-    for (const machine of MACHINES) {
-      const bare: number[] = [];
-      const stages: Record<string, number[]> = {};
-      const drv: Awaited<ReturnType<typeof driverBoot>>[] = [];
-      for (let i = 0; i < RUNS; i++) {
+    type Drv = Awaited<ReturnType<typeof driverBoot>>;
+    const runs = new Map(
+      MACHINES.map((m) => [
+        m,
+        { bare: [] as number[], stages: {} as Record<string, number[]>, drv: [] as Drv[] },
+      ]),
+    );
+    // Machines alternate within each round, so load from other work on the host hits them alike.
+    for (let i = 0; i < RUNS; i++) {
+      for (const machine of MACHINES) {
+        const r = runs.get(machine) as NonNullable<ReturnType<typeof runs.get>>;
         const b = await bareBoot(machine, accel, image, work);
-        bare.push(b.ms);
-        for (const [k, v] of Object.entries(b.stages)) {
-          stages[k] = [...(stages[k] ?? []), v];
-        }
-        drv.push(await driverBoot(machine, accel, image, work, i));
+        r.bare.push(b.ms);
+        for (const [k, v] of Object.entries(b.stages)) r.stages[k] = [...(r.stages[k] ?? []), v];
+        r.drv.push(await driverBoot(machine, accel, image, work, i));
       }
+    }
+    for (const machine of MACHINES) {
+      const { bare, stages, drv } = runs.get(machine) as NonNullable<ReturnType<typeof runs.get>>;
       const [b, s, t] = [median(bare), median(drv.map((d) => d.start)), median(drv.map((d) => d.total))];
       rows.push(
         `| ${machine} | ${accel} | ${b.toFixed(0)} | ${median(drv.map((d) => d.create)).toFixed(0)} | ${s.toFixed(0)} | ${t.toFixed(0)} | ${(s / b).toFixed(2)}x | ${(t / b).toFixed(2)}x |`,

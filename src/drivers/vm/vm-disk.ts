@@ -60,9 +60,13 @@ export async function ensureBaseDisk(cacheDir: string, image: ResolvedImage): Pr
     const sizeBytes = await ext4Size(rootfs);
     const raw = join(tmp, 'base.raw');
     const inodes = await countInodes(rootfs);
+    // 4 KiB blocks (mkfs picks 1 KiB for small filesystems): growing to the disk size at boot
+    // then adds 16 times fewer block groups, and the grown filesystem performs as a normal one.
     await runChecked('mkfs.ext4', [
       '-q',
       '-F',
+      '-b',
+      '4096',
       '-L',
       'root',
       '-N',

@@ -57,6 +57,7 @@ export class VmRuns {
 
   /** The backend's truth; records the end of a run whose QEMU is gone (and emits `exited`). */
   async observe(id: string): Promise<RuntimeState> {
+    await this.finishing.get(id)?.catch(() => undefined); // a run's end being recorded: wait for it
     const rec = await this.records.read(id);
     if (!rec) return { status: 'missing' };
     const dir = this.records.dir(id);
@@ -103,9 +104,6 @@ export class VmRuns {
       Object.assign(fresh, { exitCode: out.exitCode, reason: out.reason, finishedAt: nowIso() });
       fresh.run.finished = true;
       await this.records.write(fresh);
-      await removeVmCgroups(fresh.run.cgroupDirs);
-      this.watcher.unwatch(rec.id);
-      await this.channels.drop(rec.id);
       this.emit({
         id: rec.id,
         kind: 'exited',
@@ -113,6 +111,9 @@ export class VmRuns {
         reason: out.reason,
         time: fresh.finishedAt as string,
       });
+      this.watcher.unwatch(rec.id);
+      await this.channels.drop(rec.id);
+      await removeVmCgroups(fresh.run.cgroupDirs);
     }
     const { exitCode, reason, finishedAt } = fresh;
     return {
