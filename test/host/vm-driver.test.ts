@@ -5,7 +5,7 @@
  * are shared wherever a test does not need its own.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -306,6 +306,59 @@ describe('vm driver: stop, kill, rm and failed creates', { timeout: 600_000 }, (
     const st = await driver.state('sys');
     assert.deepEqual([st.status, st.exitCode], ['stopped', 137]);
     await driver.delete('sys', {});
+  });
+
+  it('update grows the disk of a stopped VM and refuses to shrink it', async () => {
+    await driver.create(vmSpec('upd', await image(), ['true'], { diskBytes: 1024 * 1024 * 1024 }));
+    await driver.update('upd', { diskBytes: 2 * 1024 * 1024 * 1024, cpus: 2 });
+    const info = JSON.parse(
+      execFileSync('qemu-img', ['info', '--output=json', join(root, 'vms', 'upd', 'disk.qcow2')], {
+        encoding: 'utf8',
+      }),
+    );
+    assert.equal(info['virtual-size'], 2 * 1024 * 1024 * 1024);
+    await assert.rejects(driver.update('upd', { diskBytes: 512 * 1024 * 1024 }), (e) =>
+      isTandemError(e, 'invalid_argument'),
+    );
+    await driver.delete('upd', {});
+  });
+
+  it('the VM outlives a daemon killed with SIGKILL and a new driver manages it', async () => {
+    const script = `
+      const { VmDriver } = await import(${JSON.stringify(join(import.meta.dirname, '../../src/drivers/vm/vm-driver.ts'))});
+      const { vmSpec } = await import(${JSON.stringify(join(import.meta.dirname, 'vm-fixture.ts'))});
+      const d = new VmDriver({ root: ${JSON.stringify(root)}, accel: ${JSON.stringify(accel)} });
+      await d.create(vmSpec('orphan', ${JSON.stringify(await image())}, ['sh', '-c', 'echo orphan-up; sleep 100000'], { memoryBytes: 128 * 1024 * 1024 }));
+      await d.start('orphan');
+      console.log('running');
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const up = await waitFor(() => (out.includes('running') ? true : undefined), START_MS, 50);
+    assert.ok(up, 'the child daemon started the VM');
+    process.kill(-(child.pid as number), 'SIGKILL'); // the whole process group, as a crash of the daemon
+    await new Promise((r) => child.once('close', r));
+    const next = new VmDriver({ root, accel });
+    try {
+      assert.ok((await next.list()).includes('orphan'));
+      assert.equal((await next.state('orphan')).status, 'running');
+      const s = await next.exec('orphan', { args: ['echo', 'alive'], env: [], tty: false, stdin: false });
+      assert.equal((await collect(s)).stdout, 'alive\n');
+      await next.pause('orphan');
+      assert.equal((await next.state('orphan')).status, 'paused');
+      await next.resume('orphan');
+      await next.stop('orphan', { timeoutMs: 5000 });
+      assert.equal((await next.state('orphan')).status, 'stopped');
+      await next.delete('orphan', {});
+    } finally {
+      await next.close();
+    }
   });
 
   it('a failed create leaves nothing: bad image, bad disk size, more memory than the host has', async () => {
