@@ -35,7 +35,9 @@ export function Instances({ instances, history, onChange }: Props) {
           <th>Image</th>
           <th class="num">CPU</th>
           <th class="num">Memory</th>
-          <th>Recent</th>
+          <th>
+            Recent <span class="legend cpu">CPU</span> <span class="legend mem">memory</span>
+          </th>
           <th>Actions</th>
         </tr>
       </thead>
