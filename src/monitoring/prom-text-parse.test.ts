@@ -35,6 +35,15 @@ describe('Prometheus text parser', () => {
     assert.equal(f.get('g')!.samples[1]!.value, Number.NEGATIVE_INFINITY);
   });
 
+  it('reads values as Go ParseFloat does (prom-client writes NaN as "Nan")', () => {
+    const f = parsePrometheusText(
+      '# TYPE a gauge\na{x="1"} Nan\na{x="2"} -inf\na{x="3"} +Infinity\na{x="4"} .5e-3',
+    );
+    const v = f.get('a')!.samples.map((s) => s.value);
+    assert.ok(Number.isNaN(v[0]));
+    assert.deepEqual(v.slice(1), [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 0.0005]);
+  });
+
   const bad: [string, string, RegExp][] = [
     ['invalid metric name', '0abc 1', /invalid metric name/],
     ['invalid value', 'a 1x', /invalid value/],
