@@ -1,28 +1,16 @@
 /**
  * The web UI: without a session (TCP) only the login step; with one, the dashboard — instances
- * with live usage, the launch form, nodes and the event feed. Instances, nodes and the stats of
- * running instances are polled every 2 s; a lifecycle event refreshes at once.
+ * with live usage, the launch form, nodes and the event feed. Data is polled every 2 s
+ * (use-dashboard.ts); a lifecycle event refreshes at once.
  */
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import {
-  ApiError,
-  api,
-  type Event,
-  type Instance,
-  listImages,
-  listInstances,
-  listNodes,
-  logout,
-  type Node,
-  setUnauthorizedHandler,
-  stats,
-} from './api.js';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { ApiError, api, type Event, logout, setUnauthorizedHandler } from './api.js';
 import { EventFeed, useEvents } from './events.js';
 import { Instances } from './instances.js';
 import { LaunchForm } from './launch-form.js';
 import { Login } from './login.js';
 import { Nodes } from './nodes.js';
-import { UsageHistory } from './usage-history.js';
+import { useDashboard } from './use-dashboard.js';
 
 const POLL_MS = 2000;
 
@@ -55,55 +43,15 @@ export function App() {
 }
 
 function Dashboard({ onLogout }: { onLogout: () => void }) {
-  const [instances, setInstances] = useState<Instance[]>([]);
-  const [nodes, setNodes] = useState<Node[]>([]);
-  const [images, setImages] = useState<string[]>([]);
-  const [error, setError] = useState('');
-  const history = useMemo(() => new UsageHistory(), []);
-  const running = useRef(false);
-
-  const refresh = useCallback(async () => {
-    if (running.current) return;
-    running.current = true;
-    try {
-      const [list, n] = await Promise.all([listInstances(), listNodes()]);
-      const active = list.filter((i) => i.status === 'running' || i.status === 'paused');
-      const usage = await Promise.all(active.map((i) => stats(i.name).catch(() => undefined)));
-      for (const u of usage) if (u) history.add(u);
-      history.retain(new Set(active.map((i) => i.name)));
-      setInstances(list);
-      setNodes(n);
-      setError('');
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 401)) setError((e as Error).message);
-    } finally {
-      running.current = false;
-    }
-  }, [history]);
-
-  useEffect(() => {
-    void refresh();
-    listImages().then(
-      (l) => setImages(l.map((i) => i.name)),
-      () => {},
-    );
-    const t = setInterval(refresh, POLL_MS);
-    return () => clearInterval(t);
-  }, [refresh]);
-
+  const { instances, nodes, images, history, error, refresh, refreshImages } = useDashboard(POLL_MS);
   const onEvent = useCallback(
     (e: Event) => {
       if (e.type === 'lifecycle') void refresh();
-      if (e.type === 'image')
-        listImages().then(
-          (l) => setImages(l.map((i) => i.name)),
-          () => {},
-        );
+      if (e.type === 'image') refreshImages();
     },
-    [refresh],
+    [refresh, refreshImages],
   );
   const events = useEvents(onEvent);
-
   return (
     <div class="layout">
       <header>

@@ -50,12 +50,11 @@ export function Instances({ instances, history, onChange }: Props) {
   );
 }
 
-function Row({ inst, history, onChange }: { inst: Instance; history: UsageHistory; onChange: () => void }) {
+/** Runs actions on one instance: one at a time, delete only on a second click within 4 s. */
+function useActions(name: string, onChange: () => void) {
   const [busy, setBusy] = useState<Action | undefined>();
   const [confirm, setConfirm] = useState(false);
   const [error, setError] = useState('');
-  const active = inst.status === 'running' || inst.status === 'paused';
-  const last = active ? history.latest(inst.name) : undefined;
   const run = async (a: Action) => {
     if (a === 'delete' && !confirm) {
       setConfirm(true);
@@ -65,7 +64,7 @@ function Row({ inst, history, onChange }: { inst: Instance; history: UsageHistor
     setBusy(a);
     setError('');
     try {
-      await act(inst.name, a);
+      await act(name, a);
     } catch (err) {
       setError((err as Error).message);
     } finally {
@@ -74,6 +73,13 @@ function Row({ inst, history, onChange }: { inst: Instance; history: UsageHistor
       onChange();
     }
   };
+  return { busy, confirm, error, run };
+}
+
+function Row({ inst, history, onChange }: { inst: Instance; history: UsageHistory; onChange: () => void }) {
+  const { busy, confirm, error, run } = useActions(inst.name, onChange);
+  const active = inst.status === 'running' || inst.status === 'paused';
+  const last = active ? history.latest(inst.name) : undefined;
   return (
     <tr data-instance={inst.name} data-status={inst.status}>
       <td class="name">{inst.name}</td>

@@ -32,15 +32,24 @@ export function requestOf(f: Fields): CreateInstanceRequest {
   };
 }
 
+type InputAttrs = Record<string, string | boolean>;
+
+/** The text inputs in form order (type is a select, placed after the image). */
+const INPUTS: [keyof Fields, string, InputAttrs][] = [
+  ['name', 'Name', { required: true, pattern: '[a-z0-9]([a-z0-9\\-]{0,61}[a-z0-9])?' }],
+  ['image', 'Image', { required: true, list: 'images' }],
+  ['cpus', 'CPUs', { type: 'number', min: '0.01', step: '0.01', placeholder: 'any' }],
+  ['memory', 'Memory', { placeholder: 'e.g. 64MiB' }],
+  ['pids', 'PIDs', { type: 'number', min: '1', placeholder: 'any' }],
+  ['command', 'Command', { placeholder: "image default, e.g. sh -c 'sleep 1000'" }],
+];
+
 export function LaunchForm({ images, onLaunched }: { images: string[]; onLaunched: () => void }) {
   const [f, setF] = useState<Fields>(EMPTY);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  const field = (k: keyof Fields) => ({
-    name: k,
-    value: f[k],
-    onInput: (e: { currentTarget: { value: string } }) => setF({ ...f, [k]: e.currentTarget.value }),
-  });
+  const set = (k: keyof Fields) => (e: { currentTarget: { value: string } }) =>
+    setF({ ...f, [k]: e.currentTarget.value });
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -55,39 +64,28 @@ export function LaunchForm({ images, onLaunched }: { images: string[]; onLaunche
       onLaunched();
     }
   };
+  const input = ([k, label, attrs]: (typeof INPUTS)[number]) => (
+    <label key={k} class={k === 'command' ? 'wide' : ''}>
+      {label} <input name={k} value={f[k]} onInput={set(k)} {...attrs} />
+    </label>
+  );
   return (
     <form class="launch" onSubmit={submit}>
-      <label>
-        Name <input {...field('name')} required pattern="[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?" />
-      </label>
-      <label>
-        Image <input {...field('image')} required list="images" />
-        <datalist id="images">
-          {images.map((i) => (
-            <option key={i} value={i} />
-          ))}
-        </datalist>
-      </label>
+      {INPUTS.slice(0, 2).map(input)}
       <label>
         Type
-        <select {...field('type')}>
+        <select name="type" value={f.type} onInput={set('type')}>
           <option value="container">container</option>
           <option value="vm">vm</option>
           <option value="sandbox">sandbox</option>
         </select>
       </label>
-      <label>
-        CPUs <input {...field('cpus')} type="number" min="0.01" step="0.01" placeholder="any" />
-      </label>
-      <label>
-        Memory <input {...field('memory')} placeholder="e.g. 64MiB" />
-      </label>
-      <label>
-        PIDs <input {...field('pids')} type="number" min="1" placeholder="any" />
-      </label>
-      <label class="wide">
-        Command <input {...field('command')} placeholder="image default, e.g. sh -c 'sleep 1000'" />
-      </label>
+      {INPUTS.slice(2).map(input)}
+      <datalist id="images">
+        {images.map((i) => (
+          <option key={i} value={i} />
+        ))}
+      </datalist>
       <button type="submit" disabled={busy}>
         {busy ? 'Launching…' : 'Launch'}
       </button>
