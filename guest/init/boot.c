@@ -22,6 +22,7 @@
 #define BLKGETSIZE64_ _IOR(0x12, 114, size_t)
 #define EXT4_IOC_RESIZE_FS_ _IOW('f', 16, uint64_t)
 #define CGROUP "/sys/fs/cgroup/tandem"
+#define P9_OPTS "trans=virtio,version=9p2000.L,msize=262144,cache=loose"
 
 extern char **environ;
 
@@ -78,7 +79,7 @@ static void load_modules(const struct config *c) {
   load_module_group(has_pci ? "pci" : "mmio");
   load_module_group("base");
   if (!strncmp(c->root, "/dev/", 5)) load_module_group("blk");
-  if (!strncmp(c->root, "9p:", 3) || strstr(c->modules, "9p")) load_module_group("9p");
+  if (!strncmp(c->root, "9p:", 3) || strstr(c->modules, "9p") || c->nmounts) load_module_group("9p");
   char extra[256];
   snprintf(extra, sizeof extra, "%s", c->modules);
   char *save = NULL;
@@ -108,7 +109,7 @@ static void grow_fs(const char *dev, const char *dir) {
 static int mount_root(const struct config *c) {
   mkdir("/newroot", 0755);
   if (!strncmp(c->root, "9p:", 3)) {
-    return mount(c->root + 3, "/newroot", "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=loose");
+    return mount(c->root + 3, "/newroot", "9p", 0, P9_OPTS);
   }
   wait_for(c->root, 5000);
   if (mount(c->root, "/newroot", c->rootfstype, 0, NULL)) return -1;
@@ -142,6 +143,22 @@ static int switch_root(void) {
   free_initramfs();
   if (chdir("/newroot") || mount(".", "/", NULL, MS_MOVE, NULL) || chroot(".") || chdir("/")) return -1;
   return 0;
+}
+
+/* Mounts the extra 9p shares ("TAG:TARGET[:ro]") inside the new root. */
+static void share_mounts(const struct config *c) {
+  for (int i = 0; i < c->nmounts; i++) {
+    char spec[512], *target, *ro;
+    snprintf(spec, sizeof spec, "%s", c->mounts[i]);
+    if (!(target = strchr(spec, ':'))) continue;
+    *target++ = 0;
+    if ((ro = strrchr(target, ':')) && !strcmp(ro, ":ro")) *ro = 0;
+    else ro = NULL;
+    for (char *p = target + 1; *p; p++)
+      if (*p == '/') *p = 0, mkdir(target, 0755), *p = '/';
+    mkdir(target, 0755);
+    if (mount(spec, target, "9p", ro ? MS_RDONLY : 0, P9_OPTS)) logmsg("mounting share \"%s\" at %s: %s", spec, target, strerror(errno));
+  }
 }
 
 static void early_mounts(void) {
@@ -261,6 +278,7 @@ int main(void) {
   }
   if (c.debug) logmsg("root mounted after %.3f s", uptime_s());
   late_mounts(&c);
+  share_mounts(&c);
   if (!strcmp(c.mode, "system")) {
     if (fork() == 0) _exit(agent_main(&c, 0, -1));
     char *argv[] = {"/sbin/init", NULL};

@@ -58,6 +58,8 @@ struct config {
   long pids;
   int console_shell;
   int debug;
+  char *mounts[16]; /* extra 9p shares: TAG:TARGET[:ro] */
+  int nmounts;
   struct proc_spec proc;
 };
 

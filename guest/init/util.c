@@ -123,6 +123,7 @@ static void config_line(void *ctx, char *key, char *val) {
   else if (!strcmp(key, "pids")) c->pids = atol(val);
   else if (!strcmp(key, "console_shell")) c->console_shell = atoi(val);
   else if (!strcmp(key, "debug")) c->debug = atoi(val);
+  else if (!strcmp(key, "mount") && c->nmounts < 16) c->mounts[c->nmounts++] = val;
 }
 
 /* Parses the boot config; fields keep pointing into `text`. */

@@ -42,6 +42,18 @@ describe('guest config', () => {
     );
   });
 
+  it('encodes 9p roots and extra shares', () => {
+    const text = encodeConfig({
+      mode: 'workload',
+      root: '9p:rootfs',
+      mounts: [
+        { tag: 'v0', target: '/data', readOnly: true },
+        { tag: 'v1', target: '/srv/x' },
+      ],
+    });
+    assert.equal(text, 'mode=workload\nroot=9p:rootfs\nmount=v0:/data:ro\nmount=v1:/srv/x\n');
+  });
+
   it('packs /tandem/config as a newc archive padded to 512 bytes', () => {
     const archive = configArchive('mode=probe\n');
     assert.equal(archive.length % 512, 0);

@@ -33,6 +33,8 @@ export interface GuestConfig {
   consoleShell?: boolean;
   /** Extra module groups to load (e.g. 9p, net). */
   modules?: string[];
+  /** Extra 9p shares to mount after the switch to the root (QEMU shares with these tags). */
+  mounts?: { tag: string; target: string; readOnly?: boolean }[];
   /** Log boot stage times on the console. */
   debug?: boolean;
   process?: GuestProcess;
@@ -64,6 +66,7 @@ export function encodeConfig(c: GuestConfig): string {
   let out = line('mode', c.mode) + line('root', c.root) + line('grow', c.grow) + line('hostname', c.hostname);
   out += line('pids', c.pids) + line('console_shell', c.consoleShell) + line('debug', c.debug);
   out += line('modules', c.modules?.join(','));
+  for (const m of c.mounts ?? []) out += line('mount', `${m.tag}:${m.target}${m.readOnly ? ':ro' : ''}`);
   return out + (c.process ? encodeProcess(c.process) : '');
 }
 
