@@ -11,7 +11,15 @@ import type { DriverSpec } from '../../core/driver.js';
 import type { GuestAssets } from './guest-assets.js';
 import { type GuestConfig, writeInitrd } from './guest-config.js';
 import { capLog, clearLog } from './log-file.js';
-import { type Accel, GUEST_FILES, kernelCmdline, type MachineType, qemuArgs } from './qemu-args.js';
+import {
+  type Accel,
+  GUEST_FILES,
+  type GuestDisk,
+  type GuestShare,
+  kernelCmdline,
+  type MachineType,
+  qemuArgs,
+} from './qemu-args.js';
 import { isGuestQemu, killQemu, launchQemu, waitQemuGone } from './qemu-process.js';
 import { QmpClient } from './qmp-client.js';
 import { createVmCgroups, removeVmCgroups } from './vm-cgroup.js';
@@ -41,15 +49,20 @@ export interface BootOptions {
   assets: GuestAssets;
   accel: Accel;
   machine: MachineType;
+  /** The guest's boot config (default: guestConfigFor(spec): the instance's disk as root). */
+  config?: GuestConfig;
+  /** Disks (default: the instance's overlay `disk.qcow2` as `root`) and 9p shares (default none). */
+  disks?: GuestDisk[];
+  shares?: GuestShare[];
 }
 
-/** Launches QEMU for `rec`; resolves with the run once QEMU is up (not yet the agent). */
+/** Launches QEMU for `rec` (detached, in its cgroups); resolves with the run once QEMU is up, before the agent answers. */
 export async function launchGuest(rec: VmRecord, o: BootOptions): Promise<VmRun> {
   await clearLog(join(o.dir, GUEST_FILES.status));
   await capLog(join(o.dir, GUEST_FILES.consoleLog), LOG_CAPS.console);
   await capLog(join(o.dir, GUEST_FILES.workloadLog), LOG_CAPS.workload);
   const initrd = join(o.dir, GUEST_FILES.initrd);
-  await writeInitrd(o.assets.initramfs, guestConfigFor(rec.spec), initrd);
+  await writeInitrd(o.assets.initramfs, o.config ?? guestConfigFor(rec.spec), initrd);
   const cpus = rec.spec.limits.cpus;
   const cg = await createVmCgroups(o.root, rec.id, cpus);
   const args = qemuArgs({
@@ -62,8 +75,8 @@ export async function launchGuest(rec: VmRecord, o: BootOptions): Promise<VmRun>
     kernel: o.assets.kernel,
     initrd,
     cmdline: kernelCmdline(),
-    disks: [{ id: 'root', path: join(o.dir, 'disk.qcow2'), format: 'qcow2' }],
-    shares: [],
+    disks: o.disks ?? [{ id: 'root', path: join(o.dir, 'disk.qcow2'), format: 'qcow2' }],
+    shares: o.shares ?? [],
   });
   try {
     const pid = await launchQemu({ args, dir: o.dir, cgroupProcs: cg.procs });
