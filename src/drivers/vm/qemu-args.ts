@@ -66,10 +66,20 @@ export function hostTscKhz(): number | undefined {
   }
 }
 
-/** The guest kernel's command line: serial console, quiet, power off on panic, early TSC. */
+/** The guest kernel's command line: serial console, quiet, power off on panic, early TSC, then TANDEM_VM_KERNEL_ARGS. */
 export function kernelCmdline(extra: string[] = []): string {
   const khz = hostTscKhz();
-  const parts = ['console=ttyS0', 'quiet', 'panic=-1', ...(khz ? [`tsc_early_khz=${khz}`] : []), ...extra];
+  const env = process.env.TANDEM_VM_KERNEL_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  // cryptomgr.notests: the crypto self-tests cost ~0.25 s of a TCG boot (initcall_debug).
+  const parts = [
+    'console=ttyS0',
+    'quiet',
+    'panic=-1',
+    'cryptomgr.notests',
+    ...(khz ? [`tsc_early_khz=${khz}`] : []),
+    ...extra,
+    ...env,
+  ];
   return parts.join(' ');
 }
 
