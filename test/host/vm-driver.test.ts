@@ -277,6 +277,20 @@ describe('vm driver: stop, kill, rm and failed creates', { timeout: 600_000 }, (
     assert.equal(groups.trim(), '', 'no cgroup is left');
   });
 
+  it('attach follows the workload from the start of its run and returns its status', async () => {
+    await driver.create(
+      vmSpec('att', await image(), ['sh', '-c', 'echo first; sleep 2; echo second; exit 5'], {
+        memoryBytes: 128 * 1024 * 1024,
+      }),
+    );
+    await driver.start('att');
+    const s = await driver.attach('att', { replay: true });
+    const out = await collect(s);
+    assert.deepEqual([out.stdout, await s.exit], ['first\nsecond\n', 5]);
+    await assert.rejects(driver.attach('att'), (e) => isTandemError(e, 'conflict'));
+    await driver.delete('att', {});
+  });
+
   it('run --rm style: the workload prints and exits 3', async () => {
     await driver.create(vmSpec('once', await image(), WORKLOADS.exit3));
     await driver.start('once');

@@ -40,15 +40,22 @@ export async function clearLog(path: string): Promise<void> {
 }
 
 /**
- * Yields the file's content (the last `tail` lines when given), then, with `follow`, new bytes
+ * Yields the file's content (from byte `from`, the last `tail` lines), then, with `follow`, new bytes
  * until `active()` turns false and the file stops growing, or `signal` aborts.
  */
 export async function* readLog(
   path: string,
-  opts: { tail?: number; follow?: boolean; signal?: AbortSignal; active?: () => Promise<boolean> },
+  opts: {
+    tail?: number;
+    from?: number;
+    follow?: boolean;
+    signal?: AbortSignal;
+    active?: () => Promise<boolean>;
+  },
 ): AsyncIterable<Buffer> {
   let content: Buffer = await readFile(path).catch(() => Buffer.alloc(0));
   let offset = content.length;
+  if (opts.from !== undefined) content = content.subarray(opts.from <= content.length ? opts.from : 0);
   if (opts.tail !== undefined) content = tailLines(content, opts.tail);
   if (content.length > 0) yield content;
   if (!opts.follow) return;

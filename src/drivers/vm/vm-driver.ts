@@ -11,6 +11,7 @@
  * monitor) notices QEMU's end and reports `exited`. The truth is QEMU (pid + query-status)
  * plus the persisted record, so a new driver object on the same root manages the same VMs.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { TandemError, wrapError } from '../../base/errors.js';
@@ -18,6 +19,7 @@ import { type Logger, silentLogger } from '../../base/log.js';
 import { run } from '../../base/proc.js';
 import { nowIso } from '../../base/time.js';
 import type {
+  AttachOptions,
   DriverInfo,
   DriverSpec,
   ExecRequest,
@@ -36,6 +38,7 @@ import { readLog } from './log-file.js';
 import { type AccelChoice, type AccelVerdict, detectAccel } from './qemu-accel.js';
 import { GUEST_FILES, type MachineType, QEMU_BINARY_NAME } from './qemu-args.js';
 import { processCpuSeconds, processRssBytes } from './qemu-process.js';
+import { attachWorkload } from './vm-attach.js';
 import { removeVmCgroups } from './vm-cgroup.js';
 import { VmConsole } from './vm-console.js';
 import { createVmDisk, growDisk, removeUnusedBaseDisks } from './vm-create.js';
@@ -297,6 +300,18 @@ export class VmDriver implements InstanceDriver {
       cols: req.cols,
       rows: req.rows,
     });
+  }
+
+  /** Attaches to the workload's output and exit status; conflict unless it runs (no stdin yet). */
+  async attach(id: string, opts: AttachOptions = {}): Promise<ExecSession> {
+    const rec = await this.existing(id);
+    const st = await this.runs.observe(id);
+    if (st.status !== 'running' && st.status !== 'paused')
+      throw new TandemError('conflict', `instance "${rec.name}" is ${st.status}: nothing to attach to`);
+    const cur = (await this.records.read(id)) ?? rec;
+    const size =
+      (await stat(join(this.records.dir(id), GUEST_FILES.workloadLog)).catch(() => undefined))?.size ?? 0;
+    return attachWorkload(this.runs, id, opts.replay ? (cur.run?.logOffset ?? 0) : size);
   }
 
   async *logs(id: string, opts: LogOptions): AsyncIterable<Buffer> {

@@ -3,7 +3,7 @@
  * agent), power-off by force, and reading how a finished run ended (the status the guest
  * wrote, else whether we killed it).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TandemError } from '../../base/errors.js';
 import { nowIso } from '../../base/time.js';
@@ -79,8 +79,9 @@ export async function launchGuest(rec: VmRecord, o: BootOptions): Promise<VmRun>
     shares: o.shares ?? [],
   });
   try {
+    const logOffset = (await stat(join(o.dir, GUEST_FILES.workloadLog)).catch(() => undefined))?.size ?? 0;
     const pid = await launchQemu({ args, dir: o.dir, cgroupProcs: cg.procs });
-    return { pid, startedAt: nowIso(), accel: o.accel, machine: o.machine, cgroupDirs: cg.dirs };
+    return { pid, startedAt: nowIso(), accel: o.accel, machine: o.machine, cgroupDirs: cg.dirs, logOffset };
   } catch (err) {
     await removeVmCgroups(cg.dirs);
     throw err;

@@ -20,6 +20,8 @@ export interface VmRun {
   killRequested?: boolean;
   /** Set once the run's end was recorded. */
   finished?: boolean;
+  /** Size of the workload log when the run began: where this run's output starts. */
+  logOffset?: number;
 }
 
 export interface VmRecord {
