@@ -45,6 +45,8 @@ struct session {
 static struct {
   struct config *c;
   int fd, connected, logfd, statusfd, power[4], npower, sigfd, wtty;
+  int win, win_eof; /* the workload's stdin (pty master or pipe) and its pending input */
+  struct buf winq;
   pid_t workload, shell;
   time_t shell_started;
   int shell_fast;
@@ -204,10 +206,42 @@ static void on_stdin(struct session *s, const char *d, size_t n) {
   }
 }
 
+/* Feeds the workload's stdin without blocking; closes the pipe after EOF once drained. */
+static void flush_win(void) {
+  while (A.win >= 0 && A.winq.len) {
+    ssize_t w = write(A.win, A.winq.data, A.winq.len);
+    if (w < 0 && errno == EAGAIN) return;
+    if (w <= 0) {
+      A.winq.len = 0;
+      break;
+    }
+    buf_drop(&A.winq, w);
+  }
+  if (A.win_eof && !A.winq.len && A.win >= 0 && A.win != A.wtty) close_fd(&A.win);
+}
+
+static void workload_input(int type, const char *d, size_t n) {
+  if (type == F_RESIZE && A.wtty >= 0) {
+    char text[64];
+    int cols = 0, rows = 0;
+    snprintf(text, sizeof text, "%.*s", (int)(n < 63 ? n : 63), d);
+    sscanf(text, "%d %d", &cols, &rows);
+    struct winsize ws = {.ws_row = rows, .ws_col = cols};
+    ioctl(A.wtty, TIOCSWINSZ, &ws);
+  } else if (type == F_STDIN && A.win >= 0) {
+    if (n) buf_add(&A.winq, d, n);
+    else if (A.win == A.wtty) buf_add(&A.winq, "\x04", 1);
+    else A.win_eof = 1;
+    flush_win();
+  }
+}
+
 static void on_frame(int type, uint32_t id, const char *d, size_t n) {
   struct session *s = find_session(id);
   char text[64];
-  if (type == F_HELLO) {
+  if (id == 0 && (type == F_STDIN || type == F_RESIZE)) {
+    workload_input(type, d, n);
+  } else if (type == F_HELLO) {
     send_ready();
   } else if (type == F_EXEC) {
     start_exec(id, d, n);
@@ -416,9 +450,10 @@ static int open_port(const char *name, int flags) {
   return wait_port(name, path, sizeof path, 3000) ? -1 : open(path, flags | O_CLOEXEC);
 }
 
-static void setup(struct config *c, pid_t workload, int wtty) {
+static void setup(struct config *c, pid_t workload, int wtty, int win) {
   memset(&A, 0, sizeof A);
-  A.c = c, A.workload = workload, A.wtty = wtty, A.shell = -1;
+  A.c = c, A.workload = workload, A.wtty = wtty, A.win = win, A.shell = -1;
+  if (win >= 0) set_nonblock(win);
   for (int i = 0; i < MAX_SESSIONS; i++) A.s[i].in = A.s[i].out = A.s[i].err = -1;
   sigset_t set;
   sigemptyset(&set);
@@ -440,8 +475,8 @@ static void setup(struct config *c, pid_t workload, int wtty) {
 }
 
 /* Runs the agent until the workload exits (then powers off; PID 1) or forever (system mode). */
-int agent_main(struct config *c, pid_t workload, int wtty) {
-  setup(c, workload, wtty);
+int agent_main(struct config *c, pid_t workload, int wtty, int win) {
+  setup(c, workload, wtty, win);
   /* Data the host sent before this port was open was discarded by the guest kernel: announce
    * readiness unasked (dropped when no host is connected; it then sends HELLO). */
   send_ready();
@@ -466,8 +501,10 @@ int agent_main(struct config *c, pid_t workload, int wtty) {
       if (!s->tty && s->in >= 0 && s->inq.len) ps[n] = s, pf[n++] = (struct pollfd){s->in, POLLOUT, 0};
     }
     int timeout = (A.fd >= 0 && !A.connected) ? 1000 : -1;
+    if (A.winq.len) timeout = 20; /* the workload's stdin is full: retry soon */
     if (poll(pf, n, timeout) < 0 && errno != EINTR) continue;
-    if (timeout > 0 && A.fd >= 0) A.connected = 1; /* retry: SIGIO may have been missed */
+    if (timeout == 1000 && A.fd >= 0) A.connected = 1; /* retry: SIGIO may have been missed */
+    flush_win();
     if (pf[0].revents) on_signal();
     if (ai >= 0 && pf[ai].revents & POLLIN) read_agent();
     if (ai >= 0 && pf[ai].revents & POLLHUP && !(pf[ai].revents & POLLIN)) host_gone();

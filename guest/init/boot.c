@@ -225,24 +225,30 @@ int setup_child(const struct proc_spec *p, long pids, const char *cgroup) {
   _exit(err == ENOENT ? 127 : 126);
 }
 
-static pid_t spawn_workload(struct config *c, int logfd, int *ttyfd) {
-  int master = -1;
+/* Starts the workload: output to the log port (or a pty PID 1 copies there); stdin from the
+ * pty, from a pipe PID 1 feeds with the host's session-0 input (stdin=1), or /dev/null. */
+static pid_t spawn_workload(struct config *c, int logfd, int *ttyfd, int *infd) {
+  int master = -1, pipefd[2] = {-1, -1};
   char *slave = NULL;
   if (c->proc.tty) {
     master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master >= 0 && !grantpt(master) && !unlockpt(master)) slave = ptsname(master);
+  } else if (c->proc.use_stdin && pipe2(pipefd, O_CLOEXEC)) {
+    pipefd[0] = pipefd[1] = -1;
   }
   pid_t pid = fork();
   if (pid == 0) {
     setsid();
-    int in = open(slave ? slave : "/dev/null", O_RDWR);
+    int in = slave ? open(slave, O_RDWR) : pipefd[0] >= 0 ? pipefd[0] : open("/dev/null", O_RDWR);
     if (slave) ioctl(in, TIOCSCTTY, 0);
     dup2(in, 0);
     dup2(slave ? in : logfd, 1);
     dup2(slave ? in : logfd, 2);
     setup_child(&c->proc, c->pids, CGROUP "/cgroup.procs");
   }
+  if (pipefd[0] >= 0) close(pipefd[0]);
   *ttyfd = master;
+  *infd = master >= 0 ? master : pipefd[1];
   return pid;
 }
 
@@ -280,7 +286,7 @@ int main(void) {
   late_mounts(&c);
   share_mounts(&c);
   if (!strcmp(c.mode, "system")) {
-    if (fork() == 0) _exit(agent_main(&c, 0, -1));
+    if (fork() == 0) _exit(agent_main(&c, 0, -1, -1));
     char *argv[] = {"/sbin/init", NULL};
     execv(argv[0], argv);
     logmsg("exec /sbin/init: %s", strerror(errno));
@@ -289,7 +295,7 @@ int main(void) {
   char port[64];
   int logfd = wait_port("tandem.log", port, sizeof port, 3000) ? -1 : open(port, O_WRONLY | O_CLOEXEC);
   if (logfd < 0) logfd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-  int ttyfd = -1;
-  pid_t w = spawn_workload(&c, logfd, &ttyfd);
-  return agent_main(&c, w, ttyfd);
+  int ttyfd = -1, infd = -1;
+  pid_t w = spawn_workload(&c, logfd, &ttyfd, &infd);
+  return agent_main(&c, w, ttyfd, infd);
 }

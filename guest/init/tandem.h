@@ -82,6 +82,6 @@ int setup_child(const struct proc_spec *p, long pids, const char *cgroup);
 int load_module_group(const char *group);
 
 /* agent.c */
-int agent_main(struct config *c, pid_t workload, int workload_tty);
+int agent_main(struct config *c, pid_t workload, int workload_tty, int workload_in);
 
 #endif

@@ -291,6 +291,21 @@ describe('vm driver: stop, kill, rm and failed creates', { timeout: 600_000 }, (
     await driver.delete('att', {});
   });
 
+  it('attach feeds the stdin of a workload that kept it open (run -i)', async () => {
+    const spec = vmSpec('att-i', await image(), ['sh', '-c', 'read line; echo got:$line; cat; exit 6'], {
+      memoryBytes: 128 * 1024 * 1024,
+    });
+    spec.process.stdin = true;
+    await driver.create(spec);
+    await driver.start('att-i');
+    const s = await driver.attach('att-i', { replay: true });
+    const out = collect(s);
+    s.stdin?.write('hello\n');
+    s.stdin?.end('rest\n');
+    assert.deepEqual([(await out).stdout, await s.exit], ['got:hello\nrest\n', 6]);
+    await driver.delete('att-i', {});
+  });
+
   it('run --rm style: the workload prints and exits 3', async () => {
     await driver.create(vmSpec('once', await image(), WORKLOADS.exit3));
     await driver.start('once');

@@ -193,6 +193,16 @@ export class AgentClient {
     this.socket.write(encodeFrame(FRAME.signal, session, String(num)));
   }
 
+  /** A stream into the workload's stdin (session 0; its spec kept stdin open, or it has a TTY); end() is EOF. */
+  workloadStdin(): Writable {
+    return this.stdinStream(0);
+  }
+
+  /** Resizes the workload's terminal (session 0). */
+  resizeWorkload(cols: number, rows: number): void {
+    this.socket?.write(encodeFrame(FRAME.resize, 0, `${cols} ${rows}`));
+  }
+
   /** Called when the guest reports the workload's exit status. */
   onWorkloadExit(listener: (code: number) => void): () => void {
     this.workloadExitListeners.add(listener);

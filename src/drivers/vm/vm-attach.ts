@@ -1,8 +1,8 @@
 /**
  * Attaching to a VM's workload (a foreground `run`): its output is the workload log from where
  * the current run began (or from now), followed until QEMU is gone; its exit status is the
- * run's recorded one. The workload's stdin is not connected (it reads /dev/null in the guest)
- * and has no terminal to resize; signals go through the agent.
+ * run's recorded one. Input (when the spec kept stdin open, or with a TTY), resize and signals
+ * go through the agent as session 0.
  */
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -13,7 +13,13 @@ import { GUEST_FILES } from './qemu-args.js';
 import type { VmRuns } from './vm-runs.js';
 
 /** An ExecSession on the workload of running VM `id`, its output read from byte `from` of the log. */
-export function attachWorkload(runs: VmRuns, id: string, from: number): ExecSession {
+export async function attachWorkload(
+  runs: VmRuns,
+  id: string,
+  from: number,
+  input: boolean,
+): Promise<ExecSession> {
+  const agent = input ? await runs.channels.agent(id, 10_000) : undefined;
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   stderr.end();
@@ -40,11 +46,11 @@ export function attachWorkload(runs: VmRuns, id: string, from: number): ExecSess
   exit.catch(() => {});
   stdout.once('close', () => abort.abort());
   return {
-    stdin: null,
+    stdin: agent ? agent.workloadStdin() : null,
     stdout,
     stderr,
     exit,
-    resize: () => {},
+    resize: (cols, rows) => agent?.resizeWorkload(cols, rows),
     signal: (sig) => {
       void runs.channels
         .agent(id, 5000)

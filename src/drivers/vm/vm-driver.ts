@@ -302,7 +302,7 @@ export class VmDriver implements InstanceDriver {
     });
   }
 
-  /** Attaches to the workload's output and exit status; conflict unless it runs (no stdin yet). */
+  /** Attaches to the workload: output (replayed from the run's start), stdin when kept open, exit status; conflict unless it runs. */
   async attach(id: string, opts: AttachOptions = {}): Promise<ExecSession> {
     const rec = await this.existing(id);
     const st = await this.runs.observe(id);
@@ -311,7 +311,8 @@ export class VmDriver implements InstanceDriver {
     const cur = (await this.records.read(id)) ?? rec;
     const size =
       (await stat(join(this.records.dir(id), GUEST_FILES.workloadLog)).catch(() => undefined))?.size ?? 0;
-    return attachWorkload(this.runs, id, opts.replay ? (cur.run?.logOffset ?? 0) : size);
+    const input = !!(cur.spec.process.stdin || cur.spec.process.terminal);
+    return attachWorkload(this.runs, id, opts.replay ? (cur.run?.logOffset ?? 0) : size, input);
   }
 
   async *logs(id: string, opts: LogOptions): AsyncIterable<Buffer> {

@@ -39,7 +39,7 @@ export function guestConfigFor(spec: DriverSpec): GuestConfig {
     hostname: spec.hostname,
     pids: spec.limits.pids,
     consoleShell: spec.init !== 'system',
-    process: { args: p.args, env: p.env, cwd: p.cwd, user: p.user, tty: p.terminal },
+    process: { args: p.args, env: p.env, cwd: p.cwd, user: p.user, tty: p.terminal, stdin: p.stdin },
   };
 }
 
