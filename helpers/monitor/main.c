@@ -2,7 +2,7 @@
  * tandem-monitor: the small C helper of the container driver (src/drivers/container).
  *
  *   tandem-monitor run --dir RUNDIR --run-id ID --log FILE [--log-max BYTES]
- *       [--lower L1:L2:... --upper DIR --work DIR --merged DIR [--scratch DIR]]
+ *       [--lower L1:L2:... --upper DIR --work DIR --merged DIR [--scratch DIR] [--idmap HOSTID:COUNT]]
  *       [--oom-v1 MEMCG_DIR | --oom-v2 CGROUP_DIR] [--console-socket PATH]
  *       [--attach PATH [--replay-max BYTES] [--stdin]] -- CRUN ARGS...
  *     Parent of one foreground `crun run` (run.c). Prints the container's pid and exits 0 once
@@ -39,6 +39,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o) {
     else if (!strcmp(a, "--work")) o->work = need(argc, argv, &i);
     else if (!strcmp(a, "--merged")) o->merged = need(argc, argv, &i);
     else if (!strcmp(a, "--scratch")) o->scratch = need(argc, argv, &i);
+    else if (!strcmp(a, "--idmap")) o->idmap = need(argc, argv, &i);
     else if (!strcmp(a, "--oom-v1")) o->oom_v1 = need(argc, argv, &i);
     else if (!strcmp(a, "--oom-v2")) o->oom_v2 = need(argc, argv, &i);
     else if (!strcmp(a, "--console-socket")) o->console = need(argc, argv, &i);
@@ -51,6 +52,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o) {
   if (o->stdin_open && !o->attach) die("--stdin needs --attach");
   if (!o->dir || !o->run_id || !o->log_path) die("run needs --dir, --run-id and --log");
   if (o->merged && (!o->lower || !o->upper || !o->work)) die("--merged needs --lower, --upper and --work");
+  if (o->idmap && !o->scratch) die("--idmap needs --scratch");
   o->crun_argv = argv + i + 1;
   return run_main(o);
 }

@@ -23,12 +23,18 @@ struct run_opts {
   const char *dir, *run_id, *log_path, *console;
   long long log_max;
   const char *lower, *upper, *work, *merged, *scratch;
+  /* "HOSTID:COUNT": mount the lower layers idmapped (container 0 = HOSTID), see idmap.c */
+  const char *idmap;
   const char *oom_v1, *oom_v2;
   const char *attach;
   long long replay_max;
   int stdin_open;
   char **crun_argv;
 };
+
+/* Idmapped bind mounts of the colon-separated `lower` dirs at DIR/0, DIR/1, ... (`spec` is
+ * "HOSTID:COUNT"); writes the new colon-separated list into out. Returns 0, or -1 with errno. */
+int idmap_layers(const char *lower, const char *spec, const char *dir, char *out, size_t cap);
 
 /* `run` mode: see run.c. Returns the exit status of the process Tandem spawned. */
 int run_main(struct run_opts *o);

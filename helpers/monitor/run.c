@@ -4,6 +4,7 @@
  * The process Tandem spawns (P) forks; the child calls setsid and forks the monitor (M), then
  * exits, so M is reparented away from the daemon and outlives it. M writes RUNDIR/monitor
  * ("pid starttime run-id"), optionally mounts the overlay rootfs in a private mount namespace
+ * (over idmapped image layers with --idmap, idmap.c)
  * (on a private tmpfs, so no host mount or mount point is ever left behind), arms OOM detection, and runs ONE foreground
  * `crun run` whose stdout/stderr (or pty master, via --console-socket) it copies into a log
  * with a size cap and one rotation. crun's --pid-file must be RUNDIR/pid.fifo, a FIFO that M
@@ -79,12 +80,6 @@ static void write_monitor_file(struct run *r) {
 
 static void mount_rootfs(struct run *r) {
   if (!r->o.merged) return;
-  char opts[8192];
-  int n = snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", r->o.lower, r->o.upper, r->o.work);
-  if (n >= (int)sizeof opts) {
-    errno = ENAMETOOLONG;
-    fail(r, "overlay options");
-  }
   if (unshare(CLONE_NEWNS) < 0) fail(r, "unshare(CLONE_NEWNS)");
   if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) fail(r, "making / a slave mount");
   /* the mount point lives on a tmpfs seen only here: removing the instance later never has
@@ -93,6 +88,19 @@ static void mount_rootfs(struct run *r) {
     if (mount("tmpfs", r->o.scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0)
       fail(r, "mounting the scratch tmpfs");
     if (mkdir(r->o.merged, 0755) < 0 && errno != EEXIST) fail(r, "creating the rootfs mount point");
+  }
+  static char lower[8192];
+  snprintf(lower, sizeof lower, "%s", r->o.lower);
+  if (r->o.idmap) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s.layers", r->o.merged);
+    if (idmap_layers(r->o.lower, r->o.idmap, dir, lower, sizeof lower) < 0) fail(r, "idmapping the image layers");
+  }
+  char opts[12288];
+  int n = snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, r->o.upper, r->o.work);
+  if (n >= (int)sizeof opts) {
+    errno = ENAMETOOLONG;
+    fail(r, "overlay options");
   }
   if (mount("overlay", r->o.merged, "overlay", 0, opts) < 0) fail(r, "mounting the overlay rootfs");
 }

@@ -22,6 +22,7 @@ import type {
   SecuritySettings,
   VolumeMount,
 } from './instance.js';
+import type { NetworkAttachment } from './network.js';
 
 export interface DriverInfo {
   type: InstanceType;
@@ -66,7 +67,10 @@ export interface DriverSpec {
   limits: Limits;
   security: SecuritySettings;
   network: NetworkMode;
+  /** With network 'bridge': the address and host plumbing the daemon prepared (core/network.ts). */
+  attachment?: NetworkAttachment;
   ports: PortForward[];
+  /** Sources are host paths: the daemon resolves named volumes before the driver sees them. */
   volumes: VolumeMount[];
   init?: 'system';
 }

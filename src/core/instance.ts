@@ -39,6 +39,8 @@ export interface VolumeMount {
   source: string;
   target: string;
   readOnly: boolean;
+  /** In a DriverSpec: the volume's name when `source` is the resolved path of a named volume. */
+  volume?: string;
 }
 
 export interface SecuritySettings {

@@ -7,7 +7,7 @@
  * abort) leaves nothing behind. spec.json is written last: it marks a complete create. File
  * operations are synchronous: they are small, and thread-pool round trips cost more (cgroup-fs.ts).
  */
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { TandemError, wrapError } from '../../base/errors.js';
@@ -15,6 +15,7 @@ import { Rollback } from '../../base/rollback.js';
 import type { DriverSpec } from '../../core/driver.js';
 import type { Limits } from '../../core/instance.js';
 import type { Cgroup } from '../common/cgroup.js';
+import type { StoredSpec } from './container-idmap.js';
 import type { InstancePaths } from './container-paths.js';
 import { assertInstanceId } from './container-paths.js';
 import { readOptional } from './container-state.js';
@@ -48,17 +49,20 @@ export function validateSpec(spec: DriverSpec): void {
     );
   if (spec.process.args.length === 0)
     throw new TandemError('invalid_argument', `${subject}: no command to run`);
-  if (spec.ports.length > 0)
-    throw new TandemError('not_supported', `${subject}: port forwarding is not supported yet`);
-  if (spec.security.userns === 'auto')
-    throw new TandemError('not_supported', `${subject}: --userns auto is not supported yet`);
+  if (spec.network === 'bridge' && !spec.attachment?.netns)
+    throw new TandemError(
+      'invalid_argument',
+      `${subject}: --network bridge needs the network namespace the daemon prepares (no attachment)`,
+    );
+  if (spec.ports.length > 0 && spec.network !== 'bridge')
+    throw new TandemError('invalid_argument', `${subject}: publishing ports (-p) needs --network bridge`);
   if (spec.init === 'system')
     throw new TandemError('not_supported', `${subject}: --init system is not supported for containers`);
   for (const v of spec.volumes) {
     if (!isAbsolute(v.source))
       throw new TandemError(
-        'not_supported',
-        `${subject}: named volumes are not supported yet ("${v.source}")`,
+        'invalid_argument',
+        `${subject}: volume "${v.source}" was not resolved to a host directory (the daemon does that)`,
       );
     if (!isAbsolute(v.target))
       throw new TandemError('invalid_argument', `${subject}: volume target "${v.target}" is not absolute`);
@@ -96,7 +100,7 @@ export function validateLimits(name: string, limits: Limits): void {
 }
 
 /** Creates the instance's host state; leaves nothing behind when it fails. */
-export async function createInstance(ctx: CreateContext, spec: DriverSpec): Promise<void> {
+export async function createInstance(ctx: CreateContext, spec: StoredSpec): Promise<void> {
   const p = ctx.paths;
   const subject = `instance "${spec.name}"`;
   if (existsSync(p.dir)) throw new TandemError('already_exists', `${subject}: id "${spec.id}" exists`);
@@ -110,15 +114,21 @@ export async function createInstance(ctx: CreateContext, spec: DriverSpec): Prom
     const user = await resolveUser(stack, spec.process.user);
     await checkCommand(stack, spec);
     writeEtcFiles(p, spec);
+    if (spec.idmap) {
+      // root of the container owns its rootfs changes and its /etc files
+      for (const f of [p.upper, p.hosts, p.hostname, p.resolv])
+        chownSync(f, spec.idmap.hostId, spec.idmap.hostId);
+    }
     const config = buildOciConfig({
       spec,
       user,
       rootfs: p.rootfs,
-      hostsFile: p.hosts,
+      hostsFile: spec.attachment?.hostsFile ?? p.hosts,
       hostnameFile: p.hostname,
       resolvFile: p.resolv,
       cgroupsPath: p.crunCgroup,
       catatonit: ctx.catatonit,
+      idmap: spec.idmap,
     });
     writeFileSync(p.config, JSON.stringify(config, null, 1));
     await ctx.cgroup.create();
@@ -142,6 +152,9 @@ async function checkSources(spec: DriverSpec): Promise<void> {
     if (!existsSync(v.source))
       throw new TandemError('invalid_argument', `volume source "${v.source}" does not exist`);
   }
+  const netns = spec.attachment?.netns;
+  if (netns && !existsSync(netns))
+    throw new TandemError('invalid_argument', `network namespace "${netns}" does not exist`);
 }
 
 async function checkCommand(stack: RootfsStack, spec: DriverSpec): Promise<void> {

@@ -49,6 +49,7 @@ import {
 } from './container-create.js';
 import { RunEnds } from './container-ends.js';
 import { startExec } from './container-exec.js';
+import { allocateIdMap, type StoredSpec, usedBlocks } from './container-idmap.js';
 import { launchMonitor } from './container-monitor.js';
 import { type DriverPaths, driverPaths, type InstancePaths, instancePaths } from './container-paths.js';
 import { probeContainers } from './container-probe.js';
@@ -80,7 +81,7 @@ interface Loaded {
   id: string;
   p: InstancePaths;
   cg: Cgroup;
-  spec: DriverSpec;
+  spec: StoredSpec;
   subject: string;
 }
 
@@ -99,6 +100,8 @@ export class ContainerDriver implements InstanceDriver {
   private readonly ready: Promise<CgroupLayout>;
   /** Removals and disk copies running in the background; close() waits for them. */
   private readonly background: BackgroundWork;
+  /** User-namespace blocks of creates in flight. */
+  private readonly idBlocks = new Set<number>();
 
   constructor(opts: ContainerDriverOptions) {
     this.dp = driverPaths(opts.root, opts.runRoot);
@@ -160,10 +163,22 @@ export class ContainerDriver implements InstanceDriver {
     const layout = await this.ready;
     validateSpec(spec);
     const p = instancePaths(this.dp, spec.id);
-    await createInstance(
-      { paths: p, cgroup: openCgroup(layout, p.cgroup), catatonit: this.catatonit, signal },
-      spec,
-    );
+    const stored: StoredSpec = { ...spec };
+    if (spec.security.userns === 'auto') {
+      stored.idmap = allocateIdMap(
+        this.dp.root,
+        new Set([...usedBlocks(this.dp.instances), ...this.idBlocks]),
+      );
+      this.idBlocks.add(stored.idmap.hostId / stored.idmap.size);
+    }
+    try {
+      await createInstance(
+        { paths: p, cgroup: openCgroup(layout, p.cgroup), catatonit: this.catatonit, signal },
+        stored,
+      );
+    } finally {
+      if (stored.idmap) this.idBlocks.delete(stored.idmap.hostId / stored.idmap.size);
+    }
   }
 
   async start(id: string, signal?: AbortSignal): Promise<void> {
@@ -196,6 +211,7 @@ export class ContainerDriver implements InstanceDriver {
       oom: layout.version === 2 ? { v2: memoryDir } : { v1: memoryDir },
       terminal: c.spec.process.terminal,
       stdin: c.spec.process.stdin === true,
+      idmap: c.spec.idmap,
       signal,
     });
     this.emit({ id, kind: 'started', time: nowIso() });
@@ -414,9 +430,9 @@ export class ContainerDriver implements InstanceDriver {
   }
 }
 
-async function readSpec(p: InstancePaths): Promise<DriverSpec | undefined> {
+async function readSpec(p: InstancePaths): Promise<StoredSpec | undefined> {
   const text = readOptional(p.spec);
-  return text ? (JSON.parse(text) as DriverSpec) : undefined;
+  return text ? (JSON.parse(text) as StoredSpec) : undefined;
 }
 
 function exists(path: string): boolean {

@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { TandemError } from '../../base/errors.js';
+import type { IdMap } from './container-idmap.js';
 import type { InstancePaths } from './container-paths.js';
 
 export interface MonitorLaunch {
@@ -27,6 +28,8 @@ export interface MonitorLaunch {
   terminal: boolean;
   /** Keep the workload's stdin open for attach clients. */
   stdin: boolean;
+  /** `--userns auto`: image layers are mounted idmapped to this range. */
+  idmap?: IdMap;
   signal?: AbortSignal;
 }
 
@@ -48,6 +51,7 @@ export function monitorArgs(l: MonitorLaunch): string[] {
     ...opt('work', p.work),
     ...opt('merged', p.rootfs),
     ...opt('scratch', l.scratch),
+    ...(l.idmap ? opt('idmap', `${l.idmap.hostId}:${l.idmap.size}`) : []),
     ...(l.oom.v1 ? opt('oom-v1', l.oom.v1) : []),
     ...(l.oom.v2 ? opt('oom-v2', l.oom.v2) : []),
     ...(l.terminal ? opt('console-socket', p.console) : []),

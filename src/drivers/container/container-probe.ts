@@ -15,8 +15,29 @@ export interface ProbeInputs {
   layout: CgroupLayout;
 }
 
-/** Features every container driver instance offers. */
-export const CONTAINER_FEATURES = ['tty', 'update-live', 'pause', 'exec', 'logs', 'stats', 'oom', 'attach'];
+/**
+ * Features every container driver instance offers. 'network-bridge' and 'ports' mean: it joins
+ * the network namespace the daemon prepares (DriverSpec.attachment); 'volumes': it binds host
+ * directories (the daemon resolves named volumes).
+ */
+export const CONTAINER_FEATURES = [
+  'tty',
+  'update-live',
+  'pause',
+  'exec',
+  'logs',
+  'stats',
+  'oom',
+  'attach',
+  'network-bridge',
+  'network-host',
+  'ports',
+  'volumes',
+  'capabilities',
+  'privileged',
+  'read-only',
+  'userns',
+];
 
 /** Describes whether containers can run here; never throws. */
 export async function probeContainers(i: ProbeInputs): Promise<DriverInfo> {

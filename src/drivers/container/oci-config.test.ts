@@ -67,6 +67,42 @@ describe('OCI config', () => {
     assert.equal(c.process.capabilities.bounding?.length, 41);
   });
 
+  it('joins the prepared netns on a bridge, and maps ids with --userns auto', () => {
+    const attachment = {
+      network: 'tandem0',
+      bridge: 'tandem0',
+      address: '10.88.0.2',
+      prefixLength: 16,
+      gateway: '10.88.0.1',
+      mac: '0a:58:0a:58:00:02',
+      dns: [],
+      hostsFile: '/run/n/hosts/web',
+      netns: '/run/netns/tandem-x-web',
+    };
+    const c = buildOciConfig({
+      ...inputs({
+        network: 'bridge',
+        attachment,
+        security: { ...defaultSecurity(), userns: 'auto' },
+        volumes: [{ source: '/v', target: '/data', readOnly: false }],
+      }),
+      idmap: { hostId: 1 << 20, size: 65536 },
+    }) as unknown as Config & { linux: { uidMappings: unknown[]; gidMappings: unknown[] } };
+    assert.deepEqual(c.linux.namespaces.at(-2), { type: 'network', path: '/run/netns/tandem-x-web' });
+    assert.deepEqual(c.linux.namespaces.at(-1), { type: 'user' });
+    const map = [{ containerID: 0, hostID: 1 << 20, size: 65536 }];
+    assert.deepEqual(c.linux.uidMappings, map);
+    assert.deepEqual(c.linux.gidMappings, map);
+    assert.deepEqual(c.mounts.find((m) => m.destination === '/data')?.options, [
+      'rbind',
+      'rprivate',
+      'rw',
+      'idmap',
+    ]);
+    const plain = buildOciConfig(inputs()) as unknown as Config & { linux: { uidMappings?: unknown } };
+    assert.equal(plain.linux.uidMappings, undefined);
+  });
+
   it('gives non-root users only the bounding set, and exec the container identity', () => {
     const c = buildOciConfig({
       ...inputs(),

@@ -4,13 +4,17 @@
  *
  * Shape, as Podman's defaults: catatonit is PID 1 (bound at /dev/init, args prefixed
  * `/dev/init --`) so SIGTERM reaches the workload and zombies are reaped; pid, ipc, uts,
- * mount, cgroup and (unless network=host) network namespaces; the standard /proc, /dev, /sys
+ * mount, cgroup and (unless network=host) network namespaces — with network=bridge, the netns
+ * the daemon prepared (a veth on the bridge, core/network.ts) and its maintained /etc/hosts;
+ * with `--userns auto`, a user namespace mapping the container's ids to the instance's own host
+ * range (container-idmap.ts) and volumes mounted idmapped; the standard /proc, /dev, /sys
  * mounts; /etc/hosts, /etc/hostname and /etc/resolv.conf bound from the bundle; volumes as
  * bind mounts. Limits are not in the config: they live in the instance's own cgroup, above
  * the container's (see container-paths.ts), so they survive restarts and OOM kills are seen
  * there.
  */
 import type { DriverSpec, ExecRequest } from '../../core/driver.js';
+import type { IdMap } from './container-idmap.js';
 import {
   capabilitySet,
   deviceRules,
@@ -34,6 +38,8 @@ export interface OciInputs {
   /** crun's cgroup for the container, relative to the hierarchy roots. */
   cgroupsPath: string;
   catatonit: string;
+  /** `--userns auto`: the instance's host id range. */
+  idmap?: IdMap;
 }
 
 /** The environment of the workload: the spec's, plus PATH, HOSTNAME, HOME and TERM when missing. */
@@ -86,14 +92,8 @@ export function buildOciConfig(i: OciInputs): Record<string, unknown> {
     hostname: spec.hostname || spec.name,
     mounts: mounts(i),
     linux: {
-      namespaces: [
-        { type: 'pid' },
-        { type: 'ipc' },
-        { type: 'uts' },
-        { type: 'mount' },
-        { type: 'cgroup' },
-        ...(spec.network === 'host' ? [] : [{ type: 'network' }]),
-      ],
+      namespaces: namespaces(i),
+      ...(i.idmap ? idMappings(i.idmap) : {}),
       cgroupsPath: i.cgroupsPath,
       resources: { devices: deviceRules() },
       ...(privileged
@@ -103,14 +103,28 @@ export function buildOciConfig(i: OciInputs): Record<string, unknown> {
   };
 }
 
+function namespaces(i: OciInputs): Record<string, string>[] {
+  const { spec } = i;
+  const ns: Record<string, string>[] = ['pid', 'ipc', 'uts', 'mount', 'cgroup'].map((type) => ({ type }));
+  if (spec.network === 'bridge') ns.push({ type: 'network', path: spec.attachment!.netns! });
+  else if (spec.network !== 'host') ns.push({ type: 'network' });
+  if (i.idmap) ns.push({ type: 'user' });
+  return ns;
+}
+
+function idMappings(m: IdMap): Record<string, unknown> {
+  const map = [{ containerID: 0, hostID: m.hostId, size: m.size }];
+  return { uidMappings: map, gidMappings: map };
+}
+
 function mounts(i: OciInputs): Record<string, unknown>[] {
   const { spec } = i;
   const hostNet = spec.network === 'host';
-  const bind = (destination: string, source: string, ro: boolean) => ({
+  const bind = (destination: string, source: string, ro: boolean, idmap = false) => ({
     destination,
     type: 'bind',
     source,
-    options: ['rbind', 'rprivate', ro ? 'ro' : 'rw'],
+    options: ['rbind', 'rprivate', ro ? 'ro' : 'rw', ...(idmap ? ['idmap'] : [])],
   });
   const tmpfs = (destination: string, opts: string[]) => ({
     destination,
@@ -155,7 +169,7 @@ function mounts(i: OciInputs): Record<string, unknown>[] {
     ...(spec.security.readOnly
       ? ['/tmp', '/var/tmp', '/run'].map((d) => tmpfs(d, ['rw', 'nosuid', 'nodev', 'mode=1777']))
       : []),
-    ...spec.volumes.map((v) => bind(v.target, v.source, v.readOnly)),
+    ...spec.volumes.map((v) => bind(v.target, v.source, v.readOnly, !!i.idmap)),
   ];
 }
 
