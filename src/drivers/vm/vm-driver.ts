@@ -177,6 +177,7 @@ export class VmDriver implements InstanceDriver {
       throw new TandemError('conflict', `instance "${rec.name}" is paused: resume it to deliver ${signal}`);
     if (system && num === 15) {
       await this.runs.channels.withQmp(id, (q) => q.execute('system_powerdown'));
+      await this.runs.ctrlAltDel(id);
       return;
     }
     try {

@@ -169,7 +169,21 @@ export class VmRuns {
       this.log.warn({ err, id: rec.id }, 'vm: power button failed; forcing off');
       return false;
     }
+    if (rec.spec.init === 'system') await this.ctrlAltDel(rec.id);
     return waitQemuGone(run.pid, dir, timeoutMs);
+  }
+
+  /**
+   * Asks the image's own init to shut down, for images where nothing acts on the ACPI power
+   * button (no logind or acpid): SIGINT to PID 1 is Ctrl-Alt-Del to every init (systemd,
+   * sysvinit, busybox) and ends in a reboot, which QEMU (-no-reboot) turns into its exit.
+   */
+  async ctrlAltDel(id: string): Promise<void> {
+    try {
+      (await this.channels.agent(id, 3000)).sendSignal(0, 'SIGINT');
+    } catch (err) {
+      this.log.warn({ err, id }, 'vm: no agent to pass ctrl-alt-del to the guest init');
+    }
   }
 
   /** Forced power-off; the run then ends with 137 unless the guest reported a status. */

@@ -22,6 +22,8 @@ export function validateLimits(name: string, l: Limits): void {
       `${formatSize(l.memoryBytes)} of memory is more than the host has (${formatSize(totalmem())})`,
     );
   }
+  if (l.diskBytes !== undefined && !(Number.isSafeInteger(l.diskBytes) && l.diskBytes > 0))
+    throw bad('invalid_argument', 'disk size must be a positive number of bytes');
   if (l.pids !== undefined && !(Number.isInteger(l.pids) && l.pids > 0))
     throw bad('invalid_argument', 'pids must be a positive integer');
 }
