@@ -118,6 +118,15 @@ describe('vm driver acceptance (issue 5)', { timeout: 600_000 }, () => {
     assert.match(out.stdout, /^\/dev\/pts\/\d+\r?\n33 91\r?\n$/);
     const missing = await sh('exec /no/such/binary');
     assert.equal(missing.code, 127);
+    const as = await driver.exec(id, {
+      args: ['sh', '-c', 'id -u; id -g; pwd; echo $TEST_IMAGE_VAR'],
+      env: [],
+      user: 'nobody',
+      cwd: '/tmp',
+      tty: false,
+      stdin: false,
+    });
+    assert.deepEqual([(await collect(as)).stdout, await as.exit], ['65534\n65534\n/tmp\nyes\n', 0]);
   });
 
   it('pause stops the guest (query-status paused, console silent) and resume continues it', async () => {
