@@ -11,6 +11,7 @@ import type { InstanceDriver } from '../core/driver.js';
 import type { ImageStore } from '../core/image.js';
 import type { InstanceType } from '../core/instance.js';
 import type { MetricsFactory } from '../core/monitoring.js';
+import type { NetworkService, VolumeService } from '../core/network.js';
 import type { NodeInfo, Placer } from '../core/scheduling.js';
 import type { Store } from '../core/store.js';
 import { ContainerDriver } from '../drivers/container/container-driver.js';
@@ -19,6 +20,8 @@ import { FakeImageStore } from '../drivers/fake/fake-image-store.js';
 import { VmDriver } from '../drivers/vm/vm-driver.js';
 import { LocalImageStore } from '../images/image-store.js';
 import { createPrometheusMetrics } from '../monitoring/prometheus-metrics.js';
+import { NetworkManager } from '../network/network-manager.js';
+import { LocalVolumes } from '../network/volumes.js';
 import { hostNodeInfo } from '../scheduler/host-node.js';
 import { createPlacer } from '../scheduler/online-placer.js';
 import { SqliteStore } from '../stores/sqlite/sqlite-store.js';
@@ -34,6 +37,10 @@ export interface ComposeOptions {
   imageInUse: (name: string) => Promise<boolean>;
   /** Fake world only: delays per driver call, to make races observable in tests. */
   fakeDelays?: Record<string, number>;
+  /** Names of the instances that mount volume `name` (its removal is then a conflict). */
+  volumeUsers: (name: string) => Promise<string[]>;
+  /** Name and bridge of the default network (default tandem0); 'none': no managed networking. */
+  bridge?: string;
 }
 
 export interface Composition {
@@ -46,6 +53,9 @@ export interface Composition {
   nodes: NodeInfo[];
   /** Builds the daemon's metrics over what it shows monitoring (Prometheus, 1 s collection cache). */
   metrics: MetricsFactory;
+  /** Managed bridge networks; absent with fake drivers or `--bridge none`. */
+  network?: NetworkService;
+  volumes: VolumeService;
 }
 
 /** Builds the implementations for one daemon; every path lives under `stateDir`. */
@@ -58,12 +68,27 @@ export async function compose(opts: ComposeOptions): Promise<Composition> {
   };
   const metrics = createPrometheusMetrics;
   const drivers = new Map<InstanceType, InstanceDriver>();
+  const volumes = new LocalVolumes({
+    root: join(opts.stateDir, 'volumes'),
+    store,
+    usedBy: opts.volumeUsers,
+  });
   if (opts.drivers === 'fake') {
     for (const type of ['container', 'vm', 'sandbox'] as const) {
       drivers.set(type, new FakeDriver({ root: join(opts.stateDir, 'fake'), type, delays: opts.fakeDelays }));
     }
-    return { store, drivers, images: new FakeImageStore(), storeName: 'sqlite', metrics, ...scheduling };
+    const images = new FakeImageStore();
+    return { store, drivers, images, storeName: 'sqlite', metrics, volumes, ...scheduling };
   }
+  const network =
+    opts.bridge === 'none'
+      ? undefined
+      : new NetworkManager({
+          root: join(opts.stateDir, 'network'),
+          store,
+          logger: opts.logger,
+          defaultNetwork: opts.bridge,
+        });
   drivers.set(
     'container',
     new ContainerDriver({ root: join(opts.stateDir, 'containers'), logger: opts.logger }),
@@ -76,7 +101,7 @@ export async function compose(opts: ComposeOptions): Promise<Composition> {
     inUse: opts.imageInUse,
   });
   await images.recover();
-  return { store, drivers, images, storeName: 'sqlite', metrics, ...scheduling };
+  return { store, drivers, images, storeName: 'sqlite', metrics, network, volumes, ...scheduling };
 }
 
 function openStore(opts: ComposeOptions): Store {

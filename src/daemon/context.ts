@@ -3,6 +3,7 @@ import type { DaemonInfo, Node } from '../api/system.js';
 import type { EventBus } from '../core/events.js';
 import type { ImageStore } from '../core/image.js';
 import type { Metrics } from '../core/monitoring.js';
+import type { NetworkService, VolumeService } from '../core/network.js';
 import type { InstanceService } from './instance-service.js';
 import type { Operations } from './operations.js';
 
@@ -19,4 +20,7 @@ export interface DaemonContext {
   eventBufferBytes: number;
   /** Where uploads wait until they are imported. */
   uploadDir: string;
+  /** Managed networks; absent when the daemon runs without them (`--bridge none`, fake drivers). */
+  network?: NetworkService;
+  volumes: VolumeService;
 }

@@ -38,6 +38,8 @@ export interface DaemonOptions {
   logger: Logger;
   eventBufferBytes?: number;
   fakeDelays?: Record<string, number>;
+  /** Name and bridge of the default network (default tandem0); 'none': no managed networking. */
+  bridge?: string;
 }
 
 export class Daemon {
@@ -78,12 +80,18 @@ export class Daemon {
       logger: log,
       fakeDelays: opts.fakeDelays,
       imageInUse: async (name) => (await records?.list())?.some((i) => i.config.image === name) ?? true,
+      volumeUsers: async (name) =>
+        ((await records?.list()) ?? [])
+          .filter((i) => i.config.volumes.some((v) => v.source === name))
+          .map((i) => i.name),
+      bridge: opts.bridge,
     });
     const node = opts.node ?? 'local';
     const events = new EventBus();
     const ops = new Operations(events);
     const drivers = new Map<Driver['info']['type'], Driver>();
-    for (const [type, driver] of parts.drivers) drivers.set(type, { driver, info: await driver.probe() });
+    for (const [type, driver] of parts.drivers)
+      drivers.set(type, { driver, info: withoutNetworkFeatures(await driver.probe(), !parts.network) });
     records = new InstanceRecords(parts.store);
     const placement = new Placement(parts.placer, () => parts.nodes, records);
     const svc = new InstanceService({
@@ -95,6 +103,8 @@ export class Daemon {
       node,
       logger: log,
       placement,
+      network: parts.network,
+      volumes: parts.volumes,
     });
     const runtime = new InstanceRuntime(svc, log);
     const ctx: DaemonContext = {
@@ -104,6 +114,8 @@ export class Daemon {
       images: parts.images,
       eventBufferBytes: opts.eventBufferBytes ?? 1 << 20,
       uploadDir: join(opts.stateDir, 'uploads'),
+      network: parts.network,
+      volumes: parts.volumes,
       nodes: () => placement.view(),
       metrics: parts.metrics(metricsSource({ svc, ops, events, nodes: () => placement.view() })),
       info: async () => ({
@@ -116,6 +128,10 @@ export class Daemon {
     const app = await buildApp(ctx, log, token);
     const daemon = new Daemon(app, parts, runtime, ops, lock, opts);
     daemon.stopWatching = runtime.watch();
+    if (parts.network) {
+      const kept = new Set((await records.list()).map((i) => i.id));
+      log.info(await parts.network.reconcile(kept), 'reconciled the network with the instances');
+    }
     const summary = await runtime.reconcile();
     log.info(summary, 'reconciled instances with the drivers');
     await daemon.listen(token);
@@ -150,9 +166,16 @@ export class Daemon {
     this.app.server.closeAllConnections();
     await this.app.close();
     for (const d of this.parts.drivers.values()) await d.close().catch(() => {});
+    await this.parts.network?.close();
     await this.parts.store.close();
     this.lock.release();
   }
+}
+
+/** Without managed networking, no driver can offer bridge networks or published ports. */
+function withoutNetworkFeatures(info: DriverInfo, strip: boolean): DriverInfo {
+  if (!strip) return info;
+  return { ...info, features: info.features.filter((f) => f !== 'network-bridge' && f !== 'ports') };
 }
 
 function readToken(file: string): string {

@@ -8,15 +8,18 @@
  * half-created instance in the store; the driver's leftovers are removed by reconcile.
  */
 
+import { isAbsolute } from 'node:path';
 import type { CreateInstanceRequest, LimitsInput, StateRequest } from '../api/instances.js';
 import { TandemError, wrapError } from '../base/errors.js';
 import { newId } from '../base/ids.js';
 import type { Logger } from '../base/log.js';
+import { Rollback } from '../base/rollback.js';
 import { normalizeSignal } from '../base/signals.js';
 import { nowIso } from '../base/time.js';
 import type {
   AttachOptions,
   DriverInfo,
+  DriverSpec,
   ExecRequest,
   ExecSession,
   InstanceDriver,
@@ -26,11 +29,13 @@ import type { EventBus, LifecycleAction } from '../core/events.js';
 import type { ImageStore } from '../core/image.js';
 import type { Instance, InstanceType } from '../core/instance.js';
 import { checkAction } from '../core/lifecycle.js';
+import type { NetworkService, VolumeService } from '../core/network.js';
 import type { Operation } from '../core/operation.js';
 import type { InstanceRecords } from './instance-records.js';
 import {
   assertSupported,
   configFromRequest,
+  defaultNetworkMode,
   driverSpec,
   limitsFromInput,
   workloadArgs,
@@ -54,6 +59,10 @@ export interface ServiceDeps {
   logger: Logger;
   /** Picks the node for a new instance; rejects with insufficient_resources when nothing fits. */
   placement: Placement;
+  /** Managed networks (addresses, plumbing, forwards); absent: only --network none|host. */
+  network?: NetworkService;
+  /** Named volumes; absent: only bind mounts of host paths. */
+  volumes?: VolumeService;
 }
 
 const DEFAULT_STOP_TIMEOUT_S = 10;
@@ -78,7 +87,9 @@ export class InstanceService {
     const type = req.type ?? 'container';
     const config = configFromRequest(req);
     const driver = this.driverFor(type);
-    assertSupported(config, this.deps.drivers.get(type)!.info);
+    const info = this.deps.drivers.get(type)!.info;
+    config.network ??= defaultNetworkMode(info);
+    assertSupported(config, info);
     const image = await this.resolveImage(config.image);
     if (config.node !== undefined && config.node !== this.deps.node) {
       throw new TandemError('not_found', `node "${config.node}" not found`);
@@ -120,18 +131,44 @@ export class InstanceService {
   }
 
   private async createNow(driver: InstanceDriver, inst: Instance, image: ResolvedImage): Promise<void> {
+    const rb = new Rollback();
     try {
-      await driver.create(driverSpec(inst, image));
+      await driver.create(await this.hostSide(inst, driverSpec(inst, image), rb));
     } catch (err) {
+      await rb.undo();
       throw wrapError(err, `creating instance "${inst.name}"`);
     }
     try {
       await this.deps.records.create(inst);
     } catch (err) {
       await driver.delete(inst.id, { force: true }).catch(() => {});
+      await rb.undo();
       throw wrapError(err, `creating instance "${inst.name}"`);
     }
+    rb.commit();
     this.publish(inst, 'created');
+  }
+
+  /** Resolves named volumes and attaches a bridge network (recording the address); undo in `rb`. */
+  private async hostSide(inst: Instance, spec: DriverSpec, rb: Rollback): Promise<DriverSpec> {
+    const { network, volumes } = this.deps;
+    const resolve = async (name: string) => {
+      if (!volumes) throw new TandemError('not_supported', 'named volumes are not supported by this daemon');
+      return volumes.resolve(name);
+    };
+    spec.volumes = await Promise.all(
+      spec.volumes.map(async (v) =>
+        isAbsolute(v.source) ? { ...v } : { ...v, source: await resolve(v.source), volume: v.source },
+      ),
+    );
+    if (spec.network !== 'bridge') return spec;
+    if (!network)
+      throw new TandemError('not_supported', '--network bridge: this daemon runs without managed networks');
+    const req = { id: inst.id, name: inst.name, hostname: spec.hostname, type: inst.type, ports: spec.ports };
+    spec.attachment = await network.attach(req);
+    rb.add('network attachment', () => network.detach(inst.id));
+    inst.addresses = [spec.attachment.address];
+    return spec;
   }
 
   private async resolveImage(name: string): Promise<ResolvedImage> {
@@ -172,6 +209,7 @@ export class InstanceService {
     const inst = await this.deps.records.patch(name, { status: 'starting', statusReason: '' });
     const driver = this.driverFor(inst.type);
     try {
+      if (inst.config.network === 'bridge') await this.deps.network?.ensure(inst.id);
       await driver.start(inst.id);
     } catch (err) {
       const st = await driver.state(inst.id).catch(() => undefined);
@@ -271,6 +309,7 @@ export class InstanceService {
   async deleteNow(inst: Instance, force: boolean): Promise<void> {
     try {
       await this.driverFor(inst.type).delete(inst.id, { force });
+      if (inst.config.network === 'bridge') await this.deps.network?.detach(inst.id);
     } catch (err) {
       throw wrapError(err, `deleting instance "${inst.name}"`);
     }

@@ -70,6 +70,11 @@ export function configFromRequest(req: CreateInstanceRequest): InstanceConfig {
   };
 }
 
+/** The network of an instance created without --network: bridge where the driver can join one (Podman's default). */
+export function defaultNetworkMode(info: DriverInfo): 'bridge' | 'none' {
+  return info.features.includes('network-bridge') ? 'bridge' : 'none';
+}
+
 /** Rejects with not_supported every setting the driver cannot honour yet. */
 export function assertSupported(config: InstanceConfig, info: DriverInfo): void {
   const has = (f: string) => info.features.includes(f);
@@ -89,6 +94,11 @@ export function assertSupported(config: InstanceConfig, info: DriverInfo): void 
   if (config.limits.diskBytes !== undefined && !has('disk-limit')) refuse('--disk');
   if (config.tty && !has('tty')) refuse('a terminal (-t)');
   if ((config.tty || config.stdin) && !has('attach')) refuse('an interactive workload (-i, -t)');
+  if (config.ports.length > 0 && config.network !== 'bridge')
+    throw new TandemError(
+      'invalid_argument',
+      `publishing ports (-p) needs --network bridge, not ${config.network ?? 'none'}`,
+    );
 }
 
 /** The command the workload runs: entrypoint + cmd as Podman merges them; /bin/sh when empty. */

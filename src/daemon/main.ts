@@ -24,6 +24,11 @@ const program = new Command('tandem daemon')
   .option('--etcd <urls>', 'etcd endpoints, comma-separated')
   .option('--node <name>', 'this node\u2019s name', 'local')
   .option('--drivers <kind>', 'real, or fake for the in-memory test world', 'real')
+  .option(
+    '--bridge <name>',
+    'bridge (and name) of the default network, or none for no managed networks',
+    'tandem0',
+  )
   .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
   .addOption(
     new Option('--event-buffer <bytes>', 'bytes a slow event client may lag before it is cut off')
@@ -58,6 +63,7 @@ try {
     node: o.node,
     drivers: o.drivers,
     eventBufferBytes: Number(o.eventBuffer),
+    bridge: o.bridge,
     logger,
   });
   let stopping = false;

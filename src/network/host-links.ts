@@ -3,8 +3,14 @@
  * several commands; each spawn costs milliseconds here, so they are counted):
  *
  *   bridge     1 spawn   link add (fixed MAC) + alias + address + up; then route_localnet=1
- *   netns      2 spawns  [netns add; veth with its peer `eth0` created inside; host end on
- *                        the bridge, aliased, up] then [-n NS: address, eth0 up, lo up, route]
+ *   netns      1 spawn   of /bin/sh running: ip -batch [netns add; veth with its peer `eth0`
+ *                        created inside; host end on the bridge, aliased, up]; ip -n NS -batch
+ *                        [address, eth0 up, lo up, default route]; and, through nsenter,
+ *                        ip_unprivileged_port_start=0 in the netns (as Docker: root of a
+ *                        --userns auto container has no CAP_NET_BIND_SERVICE over a netns the
+ *                        host's user namespace owns, and non-root users may bind :80 too).
+ *                        One shell with three small execs measured 12.5 ms, against 9.5 ms for
+ *                        two Node spawns without the sysctl and 15 ms with a third for it.
  *   tap        1 spawn   tuntap add + on the bridge, aliased, up
  *   unplug     1 spawn   link del (both veth ends go at once) + netns del, errors ignored
  *
@@ -95,20 +101,28 @@ export class HostLinks {
   async plugNetns(p: NetnsPlug): Promise<void> {
     const ns = this.names.netnsName(p.id);
     const veth = this.names.veth(p.id);
-    await this.batch([
+    for (const v of [ns, veth, p.bridge, p.cidr, p.gateway, p.mac])
+      if (!/^[A-Za-z0-9_.:/-]+$/.test(v)) throw new TandemError('internal', `unsafe network value "${v}"`);
+    const script = [
+      'set -e',
+      `${this.ip} -batch - <<'EOF'`,
       `netns add ${ns}`,
       `link add ${veth} type veth peer name eth0 address ${p.mac} netns ${ns}`,
       `link set ${veth} master ${p.bridge} alias ${this.names.alias('veth', p.id)} up`,
-    ]);
-    await this.batch(
-      [
-        `addr add ${p.cidr} dev eth0`,
-        'link set eth0 up',
-        'link set lo up',
-        `route add default via ${p.gateway}`,
-      ],
-      ns,
-    );
+      'EOF',
+      `${this.ip} -n ${ns} -batch - <<'EOF'`,
+      `addr add ${p.cidr} dev eth0`,
+      'link set eth0 up',
+      'link set lo up',
+      `route add default via ${p.gateway}`,
+      'EOF',
+      `nsenter --net=${this.names.netnsPath(p.id)} /bin/sh -c 'echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start'`,
+    ].join('\n');
+    const res = await run('/bin/sh', ['-c', script]);
+    if (res.code !== 0) {
+      const why = res.stderr.trim().split('\n').slice(-2).join('; ');
+      throw new TandemError('internal', `making network namespace "${ns}": ${why || `status ${res.code}`}`);
+    }
   }
 
   /** Makes the instance's persistent tap on the bridge, up. */

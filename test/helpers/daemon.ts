@@ -26,6 +26,12 @@ export interface DaemonOptions {
   args?: string[];
   /** Reuse a state dir (restart cases). */
   dir?: string;
+  /**
+   * Run the daemon inside this network namespace (`nsenter --net=/run/netns/NAME`), so every
+   * bridge, veth and firewall rule it makes stays there. Without it, a real-driver daemon gets
+   * `--bridge none` and never touches the host's network.
+   */
+  netns?: string;
 }
 
 export class TestDaemon {
@@ -58,8 +64,14 @@ export class TestDaemon {
       this.port = this.port || 20000 + Math.floor(Math.random() * 20000);
       args.push('--listen', `127.0.0.1:${this.port}`, '--token-file', join(this.dir, 'token'));
     }
+    if (!this.opts.netns && this.opts.drivers === 'real' && !this.opts.args?.includes('--bridge'))
+      args.push('--bridge', 'none');
     args.push('--log-level', 'info', ...(this.opts.args ?? []));
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = this.opts.netns
+      ? spawn('nsenter', [`--net=/run/netns/${this.opts.netns}`, '--', process.execPath, ...args], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = proc;
     proc.stderr!.on('data', (b: Buffer) => {
       this.log += b.toString();

@@ -12,9 +12,4 @@ const refuse = (what: string) => async () => {
 
 export function registerPendingRoutes(app: App): void {
   app.post('/v1/instances/:name/isolate', refuse('changing isolation (isolate)'));
-  for (const kind of ['volumes', 'networks']) {
-    app.get(`/v1/${kind}`, refuse(kind));
-    app.post(`/v1/${kind}`, refuse(kind));
-    app.delete(`/v1/${kind}/:name`, refuse(kind));
-  }
 }

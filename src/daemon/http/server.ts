@@ -21,9 +21,11 @@ import { registerExecRoutes } from './routes-exec.js';
 import { registerImageRoutes } from './routes-images.js';
 import { registerInstanceRoutes } from './routes-instances.js';
 import { registerMetricsRoutes } from './routes-metrics.js';
+import { registerNetworkRoutes } from './routes-networks.js';
 import { registerPendingRoutes } from './routes-pending.js';
 import { registerSystemRoutes } from './routes-system.js';
 import { registerUiRoutes } from './routes-ui.js';
+import { registerVolumeRoutes } from './routes-volumes.js';
 import { registerSessionRoutes, Sessions } from './session.js';
 
 export type { App };
@@ -75,6 +77,8 @@ export async function buildApp(ctx: DaemonContext, logger: Logger, token?: strin
   registerMetricsRoutes(app, ctx);
   registerSessionRoutes(app, sessions);
   registerUiRoutes(app);
+  registerNetworkRoutes(app, ctx);
+  registerVolumeRoutes(app, ctx);
   registerPendingRoutes(app);
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
