@@ -3,7 +3,13 @@ import { describe, it } from 'node:test';
 import { defaultSecurity } from '../../core/instance.js';
 import { busyboxSpec } from './busybox-fixture.js';
 import { buildExecProcess, buildOciConfig, dedupeEnv } from './oci-config.js';
-import { capabilityMask, capabilitySet, DEFAULT_CAPABILITIES, normalizeCapability } from './oci-security.js';
+import {
+  capabilityMask,
+  capabilitySet,
+  DEFAULT_CAPABILITIES,
+  hostCapabilities,
+  normalizeCapability,
+} from './oci-security.js';
 import { DENIED_SYSCALLS, defaultSeccompProfile } from './seccomp-profile.js';
 
 const user = { uid: 0, gid: 0, additionalGids: [], home: '/root' };
@@ -64,7 +70,7 @@ describe('OCI config', () => {
     assert.deepEqual(c.mounts.find((m) => m.destination === '/data')?.options, ['rbind', 'rprivate', 'ro']);
     assert.equal(c.linux.seccomp, undefined);
     assert.equal(c.process.noNewPrivileges, false);
-    assert.equal(c.process.capabilities.bounding?.length, 41);
+    assert.equal(c.process.capabilities.bounding?.length, hostCapabilities().length);
   });
 
   it('joins the prepared netns on a bridge, and maps ids with --userns auto', () => {
@@ -126,6 +132,13 @@ describe('OCI config', () => {
     assert.deepEqual(capabilitySet({ ...defaultSecurity(), capDrop: ['ALL'], capAdd: ['kill'] }), [
       'CAP_KILL',
     ]);
+    const held = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_RAW'];
+    assert.deepEqual(capabilitySet({ ...defaultSecurity(), privileged: true }, held), held);
+    assert.deepEqual(capabilitySet({ ...defaultSecurity(), capAdd: ['ALL'] }, held), held);
+    assert.throws(() => capabilitySet({ ...defaultSecurity(), capAdd: ['SYS_ADMIN'] }, held), {
+      kind: 'invalid_argument',
+      message: /CAP_SYS_ADMIN is not available/,
+    });
     assert.deepEqual(dedupeEnv(['A=1', 'B=2', 'A=3']), ['A=3', 'B=2']);
   });
 

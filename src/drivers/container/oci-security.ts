@@ -4,6 +4,7 @@
  * OCI/Podman defaults, and the device cgroup rules Podman writes. `--privileged` gets every
  * capability, no masks, no seccomp profile and may gain privileges.
  */
+import { readFileSync } from 'node:fs';
 import { TandemError } from '../../base/errors.js';
 import type { SecuritySettings } from '../../core/instance.js';
 
@@ -103,14 +104,36 @@ export function normalizeCapability(name: string): string {
   return cap;
 }
 
-/** The capability set of a container: defaults, then drops, then adds (Podman's order). */
-export function capabilitySet(security: SecuritySettings): string[] {
-  if (security.privileged) return [...ALL_CAPABILITIES];
+/**
+ * The capability set of a container: defaults, then drops, then adds (Podman's order).
+ * `--privileged` and `--cap-add ALL` mean every capability the runtime itself holds (its
+ * bounding set: a host may withhold some, e.g. CAP_SYS_RESOURCE here); naming one it does not
+ * hold is invalid_argument.
+ */
+export function capabilitySet(security: SecuritySettings, available = hostCapabilities()): string[] {
+  if (security.privileged) return ALL_CAPABILITIES.filter((c) => available.includes(c));
   const drop = security.capDrop.map(normalizeCapability);
   const add = security.capAdd.map(normalizeCapability);
+  const missing = add.find((c) => c !== 'ALL' && !available.includes(c));
+  if (missing)
+    throw new TandemError('invalid_argument', `capability ${missing} is not available on this host`);
   let caps: string[] = drop.includes('ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drop.includes(c));
-  caps = add.includes('ALL') ? [...ALL_CAPABILITIES] : [...new Set([...caps, ...add])];
-  return ALL_CAPABILITIES.filter((c) => caps.includes(c));
+  caps = add.includes('ALL') ? [...available] : [...new Set([...caps, ...add])];
+  return ALL_CAPABILITIES.filter((c) => caps.includes(c) && available.includes(c));
+}
+
+let hostCaps: string[] | undefined;
+
+/** The capabilities in this process's bounding set (CapBnd), read once; every known one when unreadable. */
+export function hostCapabilities(): string[] {
+  if (hostCaps) return hostCaps;
+  let mask: bigint | undefined;
+  try {
+    const hex = /^CapBnd:\s+([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    mask = hex ? BigInt(`0x${hex}`) : undefined;
+  } catch {}
+  hostCaps = ALL_CAPABILITIES.filter((_, bit) => mask === undefined || (mask >> BigInt(bit)) & 1n);
+  return hostCaps;
 }
 
 /** The OCI `process.capabilities` for a process running as `uid` (non-root keeps only the bounding set). */
