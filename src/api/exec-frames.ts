@@ -22,3 +22,32 @@ export function decodeFrame(frame: Buffer): { channel: Channel; payload: Buffer 
   if (frame.length === 0 || frame[0]! > 3) return undefined;
   return { channel: frame[0] as Channel, payload: frame.subarray(1) };
 }
+
+/**
+ * The same frames over a plain HTTP response (no websocket, for clients that only read, such as
+ * a non-interactive foreground `run`): each frame is the channel byte, a 4-byte big-endian
+ * payload length, then the payload.
+ */
+export function encodeStreamFrame(channel: Channel, payload: Buffer | string): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const head = Buffer.alloc(5);
+  head[0] = channel;
+  head.writeUInt32BE(body.length, 1);
+  return Buffer.concat([head, body]);
+}
+
+/** Splits buffered stream bytes into whole frames; returns them and the bytes left over. */
+export function decodeStreamFrames(buf: Buffer): {
+  frames: { channel: Channel; payload: Buffer }[];
+  rest: Buffer;
+} {
+  const frames: { channel: Channel; payload: Buffer }[] = [];
+  let off = 0;
+  while (buf.length - off >= 5) {
+    const len = buf.readUInt32BE(off + 1);
+    if (buf.length - off - 5 < len) break;
+    frames.push({ channel: buf[off] as Channel, payload: buf.subarray(off + 5, off + 5 + len) });
+    off += 5 + len;
+  }
+  return { frames, rest: buf.subarray(off) };
+}

@@ -135,6 +135,14 @@ export class Client {
     return res;
   }
 
+  /** Attaches to the workload's output as a framed HTTP stream (api/exec-frames.ts, stream frames). */
+  async attachStream(name: string, replay: boolean): Promise<IncomingMessage> {
+    const res = await this.raw('GET', `/v1/instances/${enc(name)}/attach/stream?replay=${replay}`);
+    if ((res.statusCode ?? 500) >= 400)
+      throw toError(res.statusCode ?? 500, JSON.parse((await readAll(res)) || '{}'));
+    return res;
+  }
+
   /** Follows the event stream, calling `onEvent` per event; resolves when the stream ends. */
   async events(
     onEvent: (e: Event) => void,

@@ -1,6 +1,7 @@
 /** Verbs that stream: run (foreground), exec, logs, console. */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
+import { CHANNEL, decodeStreamFrames } from '../../api/exec-frames.js';
 import { isTandemError, TandemError } from '../../base/errors.js';
 import { normalizeSignal } from '../../base/signals.js';
 import type { Client } from '../../client/client.js';
@@ -112,11 +113,12 @@ export function registerAttachCommands(program: Command, ctx: Ctx): void {
 }
 
 /**
- * `run` in the foreground: create, start, then attach to the workload's own stdio (replaying
- * what it already wrote) and exit with its status; signals are forwarded (with -t, Ctrl-C is a
- * byte on the terminal). Where the driver cannot attach, the output is followed from the logs and
- * the status read once the instance stopped. `--rm` deletes the instance afterwards (here, so
- * that the status is never lost to a removal).
+ * `run` in the foreground: create and start in one operation, then attach to the workload's own
+ * stdio (replaying what it already wrote) and exit with its status. Without -i and -t the output
+ * comes as a framed HTTP stream and signals are forwarded as kills (no websocket client to load);
+ * with them, a websocket carries stdin, the terminal and its size. A workload that ended before
+ * the attach is read back from its logs. `--rm` deletes the instance afterwards (here, so that
+ * the status is never lost to a removal).
  */
 async function runForeground(
   client: Client,
@@ -125,48 +127,69 @@ async function runForeground(
   o: { interactive: boolean; tty: boolean },
 ): Promise<number> {
   const rm = req.autoRemove ?? false;
+  const interactive = o.interactive || o.tty;
+  const loading = interactive ? import('../stream-session.js') : undefined;
   await client.wait(
-    await client.create({ ...req, autoRemove: false, stdin: o.interactive, tty: o.tty, start: false }),
+    await client.create({ ...req, autoRemove: false, stdin: o.interactive, tty: o.tty, start: true }),
   );
   try {
-    await client.wait(await client.changeState(name, { action: 'start' }));
-    const { runSession } = await import('../stream-session.js');
+    if (!interactive) return await attachOutput(client, name);
+    const { runSession } = await loading!;
     const size =
       o.tty && process.stdout.columns ? { cols: process.stdout.columns, rows: process.stdout.rows } : {};
-    try {
-      return await runSession(client, {
-        path: `/v1/instances/${encodeURIComponent(name)}/attach`,
-        request: { replay: true, ...size },
-        stdin: o.interactive,
-        tty: o.tty,
-        forwardSignals: true,
-      });
-    } catch (err) {
-      if (!isTandemError(err, 'not_supported') && !isTandemError(err, 'conflict')) throw err;
-      if (o.interactive || o.tty) throw err;
-      return await followLogs(client, name);
-    }
+    return await runSession(client, {
+      path: `/v1/instances/${encodeURIComponent(name)}/attach`,
+      request: { replay: true, ...size },
+      stdin: o.interactive,
+      tty: o.tty,
+      forwardSignals: true,
+    });
   } finally {
     if (rm) await client.wait(await client.remove(name, true)).catch(() => {});
   }
 }
 
-/** Streams the logs until the workload ends (forwarding signals as kills); resolves with its status. */
-async function followLogs(client: Client, name: string): Promise<number> {
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+
+/** Streams the workload's output until it ends, forwarding signals as kills; resolves with its status. */
+async function attachOutput(client: Client, name: string): Promise<number> {
   const forward = (sig: NodeJS.Signals) => {
     void client.changeState(name, { action: 'kill', signal: normalizeSignal(sig) }).catch(() => {});
   };
-  const sigs = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
-  for (const sig of sigs) process.on(sig, forward);
+  for (const sig of FORWARDED) process.on(sig, forward);
   try {
+    let res: Awaited<ReturnType<Client['attachStream']>>;
+    try {
+      res = await client.attachStream(name, true);
+    } catch (err) {
+      if (!isTandemError(err, 'not_supported') && !isTandemError(err, 'conflict')) throw err;
+      return await fromLogs(client, name);
+    }
+    let rest: Buffer = Buffer.alloc(0);
+    for await (const chunk of res) {
+      const { frames, rest: left } = decodeStreamFrames(Buffer.concat([rest, chunk as Buffer]));
+      rest = left;
+      for (const f of frames) {
+        if (f.channel === CHANNEL.stdout) process.stdout.write(f.payload);
+        else if (f.channel === CHANNEL.stderr) process.stderr.write(f.payload);
+        else if (f.channel === CHANNEL.control)
+          return (JSON.parse(f.payload.toString()) as { exit: number }).exit;
+      }
+    }
+    return await fromLogs(client, name, false);
+  } finally {
+    for (const sig of FORWARDED) process.off(sig, forward);
+  }
+}
+
+/** Prints the logs (following them unless `print` is false) and resolves with the status once stopped. */
+async function fromLogs(client: Client, name: string, print = true): Promise<number> {
+  if (print)
     for await (const chunk of await client.logs(name, { follow: true }))
       process.stdout.write(chunk as Buffer);
-    for (;;) {
-      const i = await client.get(name);
-      if (i.status === 'stopped' || i.status === 'error') return i.exitCode ?? 1;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    for (const sig of sigs) process.off(sig, forward);
+  for (;;) {
+    const i = await client.get(name);
+    if (i.status === 'stopped' || i.status === 'error') return i.exitCode ?? 1;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -9,7 +9,13 @@ import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { WebSocket } from 'ws';
 import { Name } from '../../api/common.js';
-import { CHANNEL, type ClientControl, decodeFrame, encodeFrame } from '../../api/exec-frames.js';
+import {
+  CHANNEL,
+  type ClientControl,
+  decodeFrame,
+  encodeFrame,
+  encodeStreamFrame,
+} from '../../api/exec-frames.js';
 import { ExecRequest, ExecResult } from '../../api/instances.js';
 import { asTandemError, TandemError } from '../../base/errors.js';
 import type { ExecRequest as DriverExec, ExecSession } from '../../core/driver.js';
@@ -94,6 +100,24 @@ export function registerExecRoutes(app: App, ctx: DaemonContext): void {
     socket.on('message', onMessage);
   });
 
+  app.get(
+    '/v1/instances/:name/attach/stream',
+    { schema: { params: NameParam, querystring: Type.Object({ replay: Type.Optional(Type.Boolean()) }) } },
+    async (req, reply) => {
+      const session = await ctx.svc.attach(req.params.name, { replay: req.query.replay ?? false });
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'application/vnd.tandem.frames', 'cache-control': 'no-cache' });
+      res.flushHeaders();
+      const send = (channel: 1 | 2) => (chunk: Buffer) => res.write(encodeStreamFrame(channel, chunk));
+      session.stdout.on('data', send(CHANNEL.stdout));
+      session.stderr.on('data', send(CHANNEL.stderr));
+      res.on('close', () => session.stdout.destroy());
+      const [code] = await Promise.all([session.exit, ended(session.stdout), ended(session.stderr)]);
+      res.end(encodeStreamFrame(CHANNEL.control, JSON.stringify({ exit: code })));
+    },
+  );
+
   async function startAttach(name: string, first: Buffer): Promise<ExecSession> {
     let body: { replay?: unknown; cols?: unknown; rows?: unknown };
     try {
@@ -141,16 +165,19 @@ function pump(socket: WebSocket, s: ExecSession, queued: Buffer[]): void {
   socket.on('close', () => {
     s.stdin?.end();
   });
-  const ended = (r: NodeJS.ReadableStream) =>
-    new Promise<void>((resolve) => {
-      r.once('end', resolve);
-      r.once('close', resolve);
-    });
   void Promise.all([s.exit, ended(s.stdout), ended(s.stderr)]).then(([code]) => {
     if (socket.readyState === socket.OPEN) {
       socket.send(encodeFrame(CHANNEL.control, JSON.stringify({ exit: code })));
       socket.close(1000);
     }
+  });
+}
+
+function ended(r: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean }): Promise<void> {
+  if (r.readableEnded || r.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    r.once('end', resolve);
+    r.once('close', resolve);
   });
 }
 
