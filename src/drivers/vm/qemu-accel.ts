@@ -4,7 +4,7 @@
  * (it powers off at once) and caches the verdict in the driver's root per host kernel.
  */
 import { constants } from 'node:fs';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../base/proc.js';
@@ -46,6 +46,7 @@ export async function detectAccel(
 }
 
 async function probeKvm(root: string, assets: GuestAssets): Promise<AccelVerdict> {
+  await mkdir(root, { recursive: true });
   const dir = await mkdtemp(join(root, '.kvm-probe-'));
   try {
     const initrd = join(dir, 'initrd.img');

@@ -84,7 +84,11 @@ export class VmDriver implements InstanceDriver {
   }
 
   async probe(): Promise<DriverInfo> {
-    const info: DriverInfo = { type: 'vm', available: false, features: ['console', 'tty', 'exec', 'stats'] };
+    const info: DriverInfo = {
+      type: 'vm',
+      available: false,
+      features: ['console', 'tty', 'exec', 'stats', 'attach', 'disk-limit', 'init-system', 'pause', 'logs'],
+    };
     try {
       const v = await run(QEMU_BINARY_NAME, ['--version']);
       if (v.code !== 0)
