@@ -19,7 +19,8 @@ describe('base', () => {
         bad,
       );
     }
-    assert.equal(formatSize(64 * 1024 * 1024), '64.0MiB');
+    assert.equal(formatSize(64 * 1024 * 1024), '64MiB');
+    assert.equal(formatSize(1.5 * 1024 ** 3, ' '), '1.5 GiB');
   });
 
   it('accepts only DESIGN.md names', () => {

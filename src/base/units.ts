@@ -39,8 +39,11 @@ export function parseSize(text: string, what = 'size'): number {
   return bytes;
 }
 
-/** Formats bytes with the largest binary unit that keeps one decimal: `64.0MiB`. */
-export function formatSize(bytes: number): string {
+/**
+ * Formats bytes with the largest binary unit that keeps the value at least 1: `64MiB`,
+ * `1.5GiB`, `512B`; `sep` goes between number and unit (the UI uses a space).
+ */
+export function formatSize(bytes: number, sep = ''): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let i = 0;
@@ -48,7 +51,8 @@ export function formatSize(bytes: number): string {
     value /= 1024;
     i++;
   }
-  return i === 0 ? `${value}B` : `${value.toFixed(1)}${units[i]}`;
+  const n = Number.isInteger(value) ? String(value) : value.toFixed(1);
+  return `${n}${sep}${units[i]}`;
 }
 
 /** Parses a duration in seconds (fractions allowed); rejects negatives and garbage. */

@@ -1,4 +1,5 @@
 /** Output helpers of the CLI: aligned tables as Podman prints them, JSON, sizes and ages. */
+import { formatSize } from '../base/units.js';
 
 /** Formats rows under headers as space-aligned columns (no borders, as `podman ps`). */
 export function table(headers: string[], rows: (string | number)[][]): string {
@@ -33,15 +34,7 @@ export function age(iso: string | null | undefined, now = Date.now()): string {
   return `${n} ${unit}${n === 1 ? '' : 's'} ago`;
 }
 
-/** Bytes as a short human size: 64MiB, 1.5GiB. */
+/** Bytes as a short human size (64MiB, 1.5GiB); `-` when unknown. */
 export function size(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(v) ? v : v.toFixed(1)}${units[i]}`;
+  return bytes === null || bytes === undefined ? '-' : formatSize(bytes);
 }

@@ -12,7 +12,7 @@ describe('ui format helpers', () => {
   });
   it('formats sizes and percentages', () => {
     assert.equal(size(512), '512 B');
-    assert.equal(size(32 * 1024 * 1024), '32.0 MiB');
+    assert.equal(size(32 * 1024 * 1024), '32 MiB');
     assert.equal(size(undefined), '-');
     assert.equal(percent(99.94), '99.9%');
     assert.equal(percent(undefined), '--');

@@ -1,16 +1,9 @@
 /** Small text helpers of the UI: sizes, percentages, and splitting a command line into words. */
+import { formatSize } from '../base/units.js';
 
-/** Bytes as 1.5 GiB, 32.0 MiB, 512 B. */
+/** Bytes as 1.5 GiB, 32 MiB, 512 B; `-` when unknown. */
 export function size(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+  return bytes === null || bytes === undefined ? '-' : formatSize(bytes, ' ');
 }
 
 /** A percentage with one decimal, `--` when unknown. */

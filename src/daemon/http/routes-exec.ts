@@ -61,43 +61,12 @@ export function registerExecRoutes(app: App, ctx: DaemonContext): void {
 
   app.get('/v1/instances/:name/exec', { websocket: true, schema: { params: NameParam } }, (socket, req) => {
     const name = (req.params as { name: string }).name;
-    // Frames that arrive while the session starts are queued, never lost.
-    const queued: Buffer[] = [];
-    let first: Buffer | undefined;
-    const onMessage = (data: Buffer) => {
-      if (first) queued.push(data);
-      else {
-        first = data;
-        startSession(name, data).then(
-          (session) => {
-            socket.off('message', onMessage);
-            pump(socket, session, queued);
-          },
-          (err) => fail(socket, err),
-        );
-      }
-    };
-    socket.on('message', onMessage);
+    serveSession(socket, (first) => startSession(name, first));
   });
 
   app.get('/v1/instances/:name/attach', { websocket: true, schema: { params: NameParam } }, (socket, req) => {
     const name = (req.params as { name: string }).name;
-    const queued: Buffer[] = [];
-    let first: Buffer | undefined;
-    const onMessage = (data: Buffer) => {
-      if (first) queued.push(data);
-      else {
-        first = data;
-        startAttach(name, data).then(
-          (session) => {
-            socket.off('message', onMessage);
-            pump(socket, session, queued);
-          },
-          (err) => fail(socket, err),
-        );
-      }
-    };
-    socket.on('message', onMessage);
+    serveSession(socket, (first) => startAttach(name, first));
   });
 
   app.get(
@@ -146,6 +115,30 @@ export function registerExecRoutes(app: App, ctx: DaemonContext): void {
     }
     return ctx.svc.exec(name, toDriver(body));
   }
+}
+
+/**
+ * Starts a session from the socket's first message, then pumps frames both ways. Frames that
+ * arrive while the session starts are queued, never lost.
+ */
+function serveSession(socket: WebSocket, start: (first: Buffer) => Promise<ExecSession>): void {
+  const queued: Buffer[] = [];
+  let started = false;
+  const onMessage = (data: Buffer) => {
+    if (started) {
+      queued.push(data);
+      return;
+    }
+    started = true;
+    start(data).then(
+      (session) => {
+        socket.off('message', onMessage);
+        pump(socket, session, queued);
+      },
+      (err) => fail(socket, err),
+    );
+  };
+  socket.on('message', onMessage);
 }
 
 function pump(socket: WebSocket, s: ExecSession, queued: Buffer[]): void {
