@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { Client } from '../../src/client/client.js';
 import { removeDriverHostState } from '../../src/drivers/container/container-driver.js';
 import { canConnect, httpJson, runCli } from '../../test/helpers/daemon.js';
 import { type BenchRow, exec } from './bench.js';
@@ -23,7 +24,7 @@ class BenchDaemon {
   readonly stateDir: string;
   readonly socket: string;
   private stopped = new Map<string, () => void>();
-  private events: ChildProcess | undefined;
+  private abort: AbortController | undefined;
 
   constructor(env: Env) {
     this.stateDir = join(env.dir, 'daemon');
@@ -46,20 +47,18 @@ class BenchDaemon {
     await exec('tar', ['-C', env.layer, '-cf', tar, '.']);
     const r = await runCli(['image', 'import', 'bench-busybox', tar], { env: this.env });
     if (r.code !== 0) throw new Error(`image import: ${r.stderr}`);
-    this.events = spawn(process.execPath, [bin, 'events', '--json'], {
-      env: this.env,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let buf = '';
-    this.events.stdout!.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let i = buf.indexOf('\n');
-      while (i >= 0) {
-        const e = JSON.parse(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-        if (e.type === 'lifecycle' && e.action === 'stopped') this.stopped.get(e.instance)?.();
-        i = buf.indexOf('\n');
-      }
+    // Lifecycle events in this process (as an API client would), not through another process.
+    this.abort = new AbortController();
+    await new Promise<void>((opened) => {
+      void new Client({ socket: this.socket })
+        .events(
+          (e) => {
+            if (e.type === 'lifecycle' && e.action === 'stopped' && e.instance)
+              this.stopped.get(e.instance)?.();
+          },
+          { signal: this.abort!.signal, onOpen: opened },
+        )
+        .catch(() => {});
     });
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -74,7 +73,7 @@ class BenchDaemon {
 
   async down(): Promise<void> {
     if (--this.users > 0) return;
-    this.events?.kill();
+    this.abort?.abort();
     const p = this.proc;
     if (p && p.exitCode === null) {
       const done = new Promise((r) => p.once('exit', r));

@@ -36,23 +36,10 @@ export class InstanceRuntime {
   private onEvent(ev: RuntimeEvent): void {
     const name = this.svc.deps.records.nameOf(ev.id);
     if (!name || this.closed) return;
-    // An operation in flight records its own outcome; it syncs again when it ends.
-    if (this.svc.lock.busy(name)) {
-      this.syncSoon(name, 50);
-      return;
-    }
+    // Queued behind an operation in flight (which records its own outcome): runs as soon as it ends.
     void this.svc.lock
       .run(name, () => this.sync(name, ev))
       .catch((err) => this.logger.warn({ err, name }, 'sync failed'));
-  }
-
-  /** Schedules a sync of `name` once its lock is free. */
-  syncSoon(name: string, delayMs: number): void {
-    this.later(delayMs, () =>
-      this.svc.lock
-        .run(name, () => this.sync(name))
-        .catch((err) => this.logger.warn({ err, name }, 'sync failed')),
-    );
   }
 
   /** Records the backend's truth for `name` and applies exit policies. Lock held. */
