@@ -90,6 +90,7 @@ describe('containers on the bridge network', { timeout: 240_000 }, () => {
     assert.equal(viaOutside.stdout.trim(), 'web1', viaOutside.stderr);
     const hairpin = await get('web2', `http://${OUTSIDE_GATEWAY}:8080/`);
     assert.equal(hairpin, 'web1', 'a peer reaches the forward through the host address');
+    assert.equal(await get('web1', `http://${OUTSIDE_GATEWAY}:8080/`), 'web1', 'and so does the instance itself');
     const taken = await fx.daemon.cli(['launch', 'bb', 'web3', '-p', '8080:80', ...WEB]);
     assert.equal(taken.code, 1);
     assert.match(taken.stderr, /8080\/tcp is already published by instance "web1"/);

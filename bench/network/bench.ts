@@ -1,0 +1,130 @@
+/**
+ * Network benchmark, with a real daemon inside a test network namespace:
+ *   launch   POST /v1/instances {start: true} of a busybox `sleep` container and wait for the
+ *            operation, --network none vs bridge vs bridge with one published port (the delete
+ *            after each is not timed); rows alternate so that load from other jobs hits all alike
+ *   tcp      MiB/s of a fixed byte count through busybox nc: inside one container over lo,
+ *            container to container over the bridge (by name), and the daemon's namespace to a
+ *            container through a port forward on 127.0.0.1:HOSTPORT (DNAT); the client's time,
+ *            the byte count checked at the server
+ *
+ *   node --import tsx bench/network/bench.ts [-n RUNS] [--mib MIB]
+ */
+import { parseArgs } from 'node:util';
+import { waitOp } from '../../test/helpers/daemon.js';
+import { NetFixture } from '../../test/host/network-fixture.js';
+
+const { values } = parseArgs({ options: { n: { type: 'string', short: 'n' }, mib: { type: 'string' } } });
+const RUNS = Number(values.n ?? 30);
+const MIB = Number(values.mib ?? 256);
+
+const quantile = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+
+async function launchRows(fx: NetFixture): Promise<string[]> {
+  const kinds = {
+    none: { network: 'none' },
+    bridge: { network: 'bridge' },
+    'bridge + -p': { network: 'bridge', ports: [{ hostPort: 9200, port: 80 }] },
+  } as const;
+  const times = new Map<string, number[]>(Object.keys(kinds).map((k) => [k, []]));
+  for (let i = -3; i < RUNS; i++) {
+    for (const [kind, extra] of Object.entries(kinds)) {
+      const name = `l${i + 3}-${kind.replace(/[^a-z]/g, '')}`;
+      const t0 = performance.now();
+      const op = await fx.daemon.api('POST', '/v1/instances', {
+        name,
+        image: 'bb',
+        start: true,
+        command: ['sleep', '1000'],
+        ...extra,
+      });
+      const done = await waitOp(fx.daemon, op.body);
+      const ms = performance.now() - t0;
+      if (done.status !== 'success') throw new Error(`${kind}: ${JSON.stringify(done.error)}`);
+      if (i >= 0) times.get(kind)!.push(ms);
+      await waitOp(fx.daemon, (await fx.daemon.api('DELETE', `/v1/instances/${name}?force=true`)).body);
+    }
+  }
+  const base = quantile(times.get('none')!, 0.5);
+  const rows = [
+    '| launch (API, start → running) | median ms | p90 ms | added vs none |',
+    '|---|---:|---:|---:|',
+  ];
+  for (const [kind, xs] of times) {
+    const med = quantile(xs, 0.5);
+    rows.push(
+      `| --network ${kind} | ${med.toFixed(1)} | ${quantile(xs, 0.9).toFixed(1)} | ${kind === 'none' ? '' : `+${(med - base).toFixed(1)}`} |`,
+    );
+  }
+  return rows;
+}
+
+/** Seconds the client took to push MIB MiB to `server` (checked there); from a container or the daemon's namespace. */
+async function transfer(
+  fx: NetFixture,
+  serverCtr: string,
+  listen: number,
+  target: string,
+  port: number,
+  from: string | 'daemon',
+): Promise<number> {
+  const bytes = MIB * 1024 * 1024;
+  const server = fx.daemon.cli([
+    'exec',
+    serverCtr,
+    '--',
+    'sh',
+    '-c',
+    `rm -f /tmp/count; sleep 120 | nc -l -p ${listen} | wc -c > /tmp/count`,
+  ]);
+  await new Promise((r) => setTimeout(r, 400));
+  const script = `busybox time -p sh -c 'busybox dd if=/dev/zero bs=65536 count=${MIB * 16} 2>/dev/null | busybox nc ${target} ${port}'`;
+  const r =
+    from === 'daemon'
+      ? await fx.inDaemonNs(['sh', '-c', script])
+      : await fx.daemon.cli(['exec', from, '--', 'sh', '-c', script]);
+  const real = Number(/real ([\d.]+)/.exec(r.stderr)?.[1]);
+  for (let i = 0; i < 100; i++) {
+    const c = await fx.daemon.cli(['exec', serverCtr, '--', 'cat', '/tmp/count']);
+    if (c.stdout.trim()) {
+      if (Number(c.stdout) !== bytes) throw new Error(`server got ${c.stdout.trim()} of ${bytes} bytes`);
+      break;
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  await fx.daemon.cli(['exec', serverCtr, '--', 'pkill', 'sleep']).catch(() => {});
+  await server;
+  if (!(real > 0)) throw new Error(`no timing: ${r.stderr}`);
+  return real;
+}
+
+async function tcpRows(fx: NetFixture): Promise<string[]> {
+  await fx.ok(['launch', 'bb', 'srv', '-p', '9300:5003', '--', 'sleep', '100000']);
+  await fx.ok(['launch', 'bb', 'cli', '--', 'sleep', '100000']);
+  const cases: [string, () => Promise<number>][] = [
+    ['loopback inside one container', () => transfer(fx, 'srv', 5001, '127.0.0.1', 5001, 'srv')],
+    ['container → container over the bridge', () => transfer(fx, 'srv', 5002, 'srv', 5002, 'cli')],
+    ['host → container, forward 127.0.0.1:HOSTPORT', () => transfer(fx, 'srv', 5003, '127.0.0.1', 9300, 'daemon')],
+  ];
+  const rows = [`| TCP, ${MIB} MiB through busybox nc | median MiB/s | runs |`, '|---|---:|---:|'];
+  for (const [label, fn] of cases) {
+    const rates: number[] = [];
+    for (let i = 0; i < 3; i++) rates.push(MIB / (await fn()));
+    rows.push(
+      `| ${label} | ${quantile(rates, 0.5).toFixed(0)} | ${rates.map((x) => x.toFixed(0)).join(', ')} |`,
+    );
+  }
+  return rows;
+}
+
+const fx = new NetFixture();
+try {
+  await fx.setup();
+  const launch = await launchRows(fx);
+  const tcp = await tcpRows(fx);
+  process.stdout.write(`${launch.join('\n')}\n\n${tcp.join('\n')}\n`);
+} finally {
+  const left = await fx.cleanup();
+  if (left.length) process.stderr.write(`bench/network: removed leftover netns ${left.join(', ')}\n`);
+}
