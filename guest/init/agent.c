@@ -171,12 +171,20 @@ static void start_exec(uint32_t id, const char *payload, size_t len) {
   }
   int master = -1, fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
   char *slave = NULL;
-  int bad = p.tty ? open_pty(&master, &slave, p.cols, p.rows)
+  int boxed = A.c->sandbox && A.workload > 0;
+  int bad = p.tty ? (boxed ? sandbox_open_pty(A.workload, &master, p.cols, p.rows)
+                           : open_pty(&master, &slave, p.cols, p.rows))
                   : (pipe2(fds[0], O_CLOEXEC) | pipe2(fds[1], O_CLOEXEC) | pipe2(fds[2], O_CLOEXEC));
-  pid_t pid = bad ? -1 : fork();
+  pid_t pid = bad ? -1 : boxed ? sandbox_fork(A.workload) : fork();
+  if (pid == 0 && boxed) {
+    if (p.tty) setsid(), sandbox_attach_pty(master);
+    else child_stdio(&p, NULL, fds);
+    sandbox_enter(A.workload);
+    setup_child(&p, 0, NULL);
+  }
   if (pid == 0) {
     child_stdio(&p, slave, fds);
-    setup_child(&p, 0, "/sys/fs/cgroup/tandem/cgroup.procs");
+    setup_child(&p, 0, CGROUP "/cgroup.procs");
   }
   for (int i = 0; i < 3; i++) close_fd(&fds[i][i == 0 ? 0 : 1]);
   if (pid < 0) {
@@ -253,6 +261,10 @@ static void on_frame(int type, uint32_t id, const char *d, size_t n) {
     sscanf(text, "%d %d", &cols, &rows);
     struct winsize ws = {.ws_row = rows, .ws_col = cols};
     ioctl(s->out, TIOCSWINSZ, &ws);
+  } else if (type == F_STATS) {
+    char stats[512];
+    int len = cgroup_stats(stats, sizeof stats);
+    send_frame(F_STATS_REPLY, id, stats, len > 0 && len < (int)sizeof stats ? len : 0);
   } else if (type == F_SIGNAL) {
     snprintf(text, sizeof text, "%.*s", (int)(n < 63 ? n : 63), d);
     pid_t target = id == 0 ? A.workload : s ? s->pid : 0;
@@ -337,8 +349,9 @@ static void finish_sessions(void) {
 }
 
 static void write_status(int code) {
-  char text[32];
-  int n = snprintf(text, sizeof text, "exit %d\n", code);
+  char text[64];
+  /* an OOM kill in the workload's cgroup is part of how the run ended (as for containers) */
+  int n = snprintf(text, sizeof text, "%sexit %d\n", cgroup_oom_kills() ? "oom-killed\n" : "", code);
   if (A.statusfd >= 0 && write(A.statusfd, text, n) != n) logmsg("writing the exit status failed");
   snprintf(text, sizeof text, "%d", code);
   send_text(F_EXIT, 0, text);

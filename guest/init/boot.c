@@ -21,10 +21,12 @@
 
 #define BLKGETSIZE64_ _IOR(0x12, 114, size_t)
 #define EXT4_IOC_RESIZE_FS_ _IOW('f', 16, uint64_t)
-#define CGROUP "/sys/fs/cgroup/tandem"
 #define P9_OPTS "trans=virtio,version=9p2000.L,msize=262144,cache=loose"
 
 extern char **environ;
+
+/* The boot configuration (execs and the sandbox read its security settings). */
+const struct config *boot_config;
 
 /* Loads /lib/modules/GROUP.order (one .ko per line, dependencies first); 0 when all loaded. */
 static int debug_modules;
@@ -173,12 +175,17 @@ static void late_mounts(const struct config *c) {
   mkdir("/dev/shm", 01777);
   mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   if (strcmp(c->mode, "system") && !mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
-    write_file("/sys/fs/cgroup/cgroup.subtree_control", "+pids");
+    write_file("/sys/fs/cgroup/cgroup.subtree_control", "+pids +memory");
     mkdir(CGROUP, 0755);
+    char v[32];
     if (c->pids > 0) {
-      char v[32];
       snprintf(v, sizeof v, "%ld", c->pids);
       write_file(CGROUP "/pids.max", v);
+    }
+    if (c->memory > 0) {
+      snprintf(v, sizeof v, "%lld", c->memory);
+      if (write_file(CGROUP "/memory.max", v)) logmsg("setting memory.max: %s", strerror(errno));
+      write_file(CGROUP "/memory.swap.max", "0");
     }
   }
 }
@@ -202,10 +209,12 @@ int setup_child(const struct proc_spec *p, long pids, const char *cgroup) {
     dprintf(2, "tandem-init: working directory \"%s\": %s\n", p->cwd, strerror(errno));
     _exit(126);
   }
+  security_before_user(boot_config);
   if (setgroups(0, NULL) || setgid(gid) || setuid(uid)) {
     dprintf(2, "tandem-init: switching to user \"%s\": %s\n", p->user, strerror(errno));
     _exit(126);
   }
+  security_after_user(boot_config, uid);
   static char *envp[MAX_ENV + 4];
   int n = 0, has_path = 0, has_home = 0;
   for (int i = 0; i < p->envc; i++) {
@@ -230,6 +239,15 @@ int setup_child(const struct proc_spec *p, long pids, const char *cgroup) {
 static pid_t spawn_workload(struct config *c, int logfd, int *ttyfd, int *infd) {
   int master = -1, pipefd[2] = {-1, -1};
   char *slave = NULL;
+  if (c->sandbox) {
+    if (!c->proc.tty && c->proc.use_stdin && pipe2(pipefd, O_CLOEXEC)) pipefd[0] = pipefd[1] = -1;
+    int in = pipefd[0] >= 0 ? pipefd[0] : open("/dev/null", O_RDWR | O_CLOEXEC);
+    pid_t pid = sandbox_spawn(c, in, logfd, c->proc.tty, &master);
+    close(in);
+    *ttyfd = master;
+    *infd = master >= 0 ? master : pipefd[1];
+    return pid;
+  }
   if (c->proc.tty) {
     master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master >= 0 && !grantpt(master) && !unlockpt(master)) slave = ptsname(master);
@@ -265,6 +283,7 @@ int main(void) {
   early_mounts();
   static struct config c;
   parse_config(load_config(), &c);
+  boot_config = &c;
   if (c.debug) logmsg("init started after %.3f s", uptime_s());
   if (!strcmp(c.mode, "probe")) {
     logmsg("probe ok");

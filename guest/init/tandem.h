@@ -5,6 +5,9 @@
  * (an ext4 virtio disk, grown online to the disk's size, or a 9p share), switch to it, then
  * either run the workload (mode=workload) or exec the image's own /sbin/init with a forked
  * agent beside it (mode=system).
+ * Sandbox (sandbox.c, sandbox=1): the workload runs under a small init of its own in new pid,
+ * mount, uts, ipc and cgroup namespaces, with a memory/pids-limited cgroup, a minimal /dev and
+ * the container's capabilities; execs join those namespaces. The agent stays outside.
  * Agent (agent.c): one poll loop over the virtio-serial agent port, the power button, a
  * signalfd and the exec sessions' fds. Frames: type u8, session u32 BE, length u32 BE, payload.
  * The workload's stdout/stderr go straight to the "tandem.log" port; its exit status is written
@@ -27,12 +30,14 @@
 #define F_STDIN 'I'
 #define F_RESIZE 'Z'
 #define F_SIGNAL 'S'
+#define F_STATS 'Q' /* answered with F_STATS_REPLY: the workload cgroup's figures */
 /* Guest -> host frame types. */
 #define F_READY 'R'
 #define F_STDOUT 'O'
 #define F_STDERR 'e'
 #define F_EXIT 'X'
 #define F_FAIL 'F'
+#define F_STATS_REPLY 'T'
 
 #define FRAME_HDR 9
 #define FRAME_MAX 65536
@@ -60,6 +65,14 @@ struct config {
   int debug;
   char *mounts[16]; /* extra 9p shares: TAG:TARGET[:ro] */
   int nmounts;
+  /* Sandbox: the workload runs in its own pid/mount/uts/ipc/cgroup namespaces (sandbox.c). */
+  int sandbox;
+  long long memory;   /* memory.max of the workload's cgroup (bytes; 0: none) */
+  int has_caps;       /* caps: capabilities the workload and execs keep (bit mask) */
+  uint64_t caps;
+  int nnp;            /* no_new_privs for the workload and execs */
+  int ro_root;        /* the workload sees its root read-only (tmpfs on /tmp, /run, /var/tmp) */
+  const char *hosts;  /* content of the workload's /etc/hosts ("" : leave the image's) */
   struct proc_spec proc;
 };
 
@@ -80,6 +93,20 @@ double uptime_s(void);
 /* boot.c */
 int setup_child(const struct proc_spec *p, long pids, const char *cgroup);
 int load_module_group(const char *group);
+extern const struct config *boot_config;
+
+/* sandbox.c */
+#define CGROUP "/sys/fs/cgroup/tandem"
+extern int sandboxed;
+pid_t sandbox_spawn(const struct config *c, int in, int out, int tty_wanted, int *master);
+pid_t sandbox_fork(pid_t init);
+void sandbox_enter(pid_t init);
+int sandbox_open_pty(pid_t init, int *master, int cols, int rows);
+int sandbox_attach_pty(int master);
+void security_before_user(const struct config *c);
+void security_after_user(const struct config *c, uid_t uid);
+int cgroup_stats(char *out, size_t n);
+int cgroup_oom_kills(void);
 
 /* agent.c */
 int agent_main(struct config *c, pid_t workload, int workload_tty, int workload_in);

@@ -124,6 +124,12 @@ static void config_line(void *ctx, char *key, char *val) {
   else if (!strcmp(key, "console_shell")) c->console_shell = atoi(val);
   else if (!strcmp(key, "debug")) c->debug = atoi(val);
   else if (!strcmp(key, "mount") && c->nmounts < 16) c->mounts[c->nmounts++] = val;
+  else if (!strcmp(key, "sandbox")) c->sandbox = atoi(val);
+  else if (!strcmp(key, "memory")) c->memory = atoll(val);
+  else if (!strcmp(key, "caps")) c->has_caps = 1, c->caps = strtoull(val, NULL, 16);
+  else if (!strcmp(key, "nnp")) c->nnp = atoi(val);
+  else if (!strcmp(key, "ro_root")) c->ro_root = atoi(val);
+  else if (!strcmp(key, "hosts")) c->hosts = val;
 }
 
 /* Parses the boot config; fields keep pointing into `text`. */
@@ -134,6 +140,7 @@ int parse_config(char *text, struct config *c) {
   c->rootfstype = "ext4";
   c->hostname = "";
   c->modules = "";
+  c->hosts = "";
   c->proc.cwd = "/";
   c->proc.user = "0:0";
   each_line(text, config_line, c);

@@ -73,6 +73,13 @@ export interface DriverSpec {
   /** Sources are host paths: the daemon resolves named volumes before the driver sees them. */
   volumes: VolumeMount[];
   init?: 'system';
+  /**
+   * Rootfs changes to start from (`isolate`): a host directory in overlay upper-dir form (added
+   * and changed files; a 0/0 character device for a removed one) from another driver's
+   * `exportRootfsChanges`. A driver with the 'rootfs-changes' feature takes it over (it may move
+   * it); the caller removes whatever is left. Others refuse it.
+   */
+  rootfsChanges?: string;
 }
 
 /** The backend's truth about one instance. `missing`: the driver knows nothing of this id. */
@@ -194,6 +201,13 @@ export interface InstanceDriver {
    * the caller destroys the stream; conflict unless running or paused. Absent: no console.
    */
   console?(id: string): Promise<Duplex>;
+  /**
+   * Optional ('rootfs-changes' feature): copies the rootfs changes of a stopped or created
+   * instance against its image into a new directory under the driver's root, in overlay
+   * upper-dir form, and returns its path; the caller owns it (passes it on as
+   * `DriverSpec.rootfsChanges`, or removes it). Conflict unless stopped or created.
+   */
+  exportRootfsChanges?(id: string): Promise<string>;
   /** Subscribes to backend-originated events; returns the unsubscribe function. */
   onEvent(listener: (event: RuntimeEvent) => void): () => void;
   /** Releases the driver's own resources (watchers, sockets); workloads keep running. */

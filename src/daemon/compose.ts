@@ -17,6 +17,7 @@ import type { Store } from '../core/store.js';
 import { ContainerDriver } from '../drivers/container/container-driver.js';
 import { FakeDriver } from '../drivers/fake/fake-driver.js';
 import { FakeImageStore } from '../drivers/fake/fake-image-store.js';
+import { SandboxDriver } from '../drivers/sandbox/sandbox-driver.js';
 import { VmDriver } from '../drivers/vm/vm-driver.js';
 import { LocalImageStore } from '../images/image-store.js';
 import { createPrometheusMetrics } from '../monitoring/prometheus-metrics.js';
@@ -94,6 +95,7 @@ export async function compose(opts: ComposeOptions): Promise<Composition> {
     new ContainerDriver({ root: join(opts.stateDir, 'containers'), logger: opts.logger }),
   );
   drivers.set('vm', new VmDriver({ root: join(opts.stateDir, 'vms'), logger: opts.logger }));
+  drivers.set('sandbox', new SandboxDriver({ root: join(opts.stateDir, 'sandboxes'), logger: opts.logger }));
   const images = new LocalImageStore({
     root: join(opts.stateDir, 'images'),
     store,

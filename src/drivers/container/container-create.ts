@@ -15,13 +15,14 @@ import { Rollback } from '../../base/rollback.js';
 import type { DriverSpec } from '../../core/driver.js';
 import type { Limits } from '../../core/instance.js';
 import type { Cgroup } from '../common/cgroup.js';
+import { takeChanges } from '../common/rootfs-changes.js';
+import { findExecutable, type RootfsStack, resolveUser } from '../common/rootfs-lookup.js';
 import type { StoredSpec } from './container-idmap.js';
 import type { InstancePaths } from './container-paths.js';
 import { assertInstanceId } from './container-paths.js';
 import { readOptional } from './container-state.js';
 import { buildOciConfig } from './oci-config.js';
 import { capabilitySet } from './oci-security.js';
-import { findExecutable, type RootfsStack, resolveUser } from './rootfs-lookup.js';
 
 /** The smallest memory limit accepted (Podman's minimum). */
 export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
@@ -108,6 +109,7 @@ export async function createInstance(ctx: CreateContext, spec: StoredSpec): Prom
   try {
     mkdirSync(p.dir, { recursive: true });
     rb.add('instance directory', () => rmSync(p.dir, { recursive: true, force: true }));
+    if (spec.rootfsChanges) await takeChanges(spec.rootfsChanges, p.upper); // isolate: the changes become ours
     for (const d of [p.bundle, p.upper, p.work, p.logs]) mkdirSync(d, { recursive: true });
     await checkSources(spec);
     const stack = rootfsStack(p, spec);
@@ -135,7 +137,8 @@ export async function createInstance(ctx: CreateContext, spec: StoredSpec): Prom
     rb.add('cgroup', () => ctx.cgroup.remove());
     await ctx.cgroup.setLimits(spec.limits);
     ctx.signal?.throwIfAborted();
-    writeJsonAtomic(p.spec, spec);
+    const { rootfsChanges: _taken, ...kept } = spec;
+    writeJsonAtomic(p.spec, kept);
     rb.commit();
   } catch (err) {
     await rb.undo();

@@ -38,6 +38,8 @@ import { type Action, checkAction } from '../../core/lifecycle.js';
 import { BackgroundWork } from '../common/background-work.js';
 import { type Cgroup, type CgroupLayout, detectCgroupLayout, openCgroup } from '../common/cgroup.js';
 import { readLog } from '../common/log-file.js';
+import { copyChanges, exportPath } from '../common/rootfs-changes.js';
+import { resolveUser } from '../common/rootfs-lookup.js';
 import { attachSession } from './container-attach.js';
 import { clearCrunState, endMonitor, sweepOrphans } from './container-cleanup.js';
 import {
@@ -55,7 +57,6 @@ import { type DriverPaths, driverPaths, type InstancePaths, instancePaths } from
 import { probeContainers } from './container-probe.js';
 import { deriveState, readOptional, readRunFiles } from './container-state.js';
 import { netUsage } from './net-usage.js';
-import { resolveUser } from './rootfs-lookup.js';
 
 export { removeDriverHostState } from './container-cleanup.js';
 
@@ -251,6 +252,17 @@ export class ContainerDriver implements InstanceDriver {
     if ((await this.check(c, 'resume')).verdict === 'noop') return;
     await c.cg.thaw();
     this.emit({ id, kind: 'resumed', time: nowIso() });
+  }
+
+  /** Copies a stopped container's rootfs changes (its upper dir, by hard links) for `isolate`; conflict unless stopped. */
+  async exportRootfsChanges(id: string): Promise<string> {
+    const c = await this.load(id);
+    const state = await this.stateOf(c.p, c.cg);
+    if (state.status !== 'stopped' && state.status !== 'created')
+      throw new TandemError('conflict', `${c.subject} is ${state.status}: stop it first`);
+    const dest = await exportPath(this.dp.root);
+    await copyChanges(c.p.upper, dest);
+    return dest;
   }
 
   async delete(id: string, opts: { force?: boolean }): Promise<void> {

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { DriverSpec, ExecRequest, ExecSession } from '../../core/driver.js';
 import { execSessionFromChild } from '../common/exec-session.js';
+import type { ResolvedUser } from '../common/rootfs-lookup.js';
 import { type InstancePaths, socketPath } from './container-paths.js';
 import { buildExecProcess } from './oci-config.js';
-import type { ResolvedUser } from './rootfs-lookup.js';
 
 export interface ExecLaunch {
   crunPath: string;

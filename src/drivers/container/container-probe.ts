@@ -37,6 +37,7 @@ export const CONTAINER_FEATURES = [
   'privileged',
   'read-only',
   'userns',
+  'rootfs-changes',
 ];
 
 /** Describes whether containers can run here; never throws. */

@@ -14,6 +14,7 @@
  * there.
  */
 import type { DriverSpec, ExecRequest } from '../../core/driver.js';
+import type { ResolvedUser } from '../common/rootfs-lookup.js';
 import type { IdMap } from './container-idmap.js';
 import {
   capabilitySet,
@@ -22,7 +23,6 @@ import {
   processCapabilities,
   READONLY_PATHS,
 } from './oci-security.js';
-import type { ResolvedUser } from './rootfs-lookup.js';
 import { defaultSeccompProfile } from './seccomp-profile.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

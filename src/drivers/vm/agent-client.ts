@@ -23,6 +23,8 @@ export const FRAME = {
   stderr: 0x65, // e
   exit: 0x58, // X
   fail: 0x46, // F
+  stats: 0x51, // Q: the workload cgroup's figures (answered with T)
+  statsReply: 0x54, // T
 } as const;
 
 const HEADER = 9;
@@ -87,6 +89,33 @@ function parseReady(text: string): AgentReady {
   };
 }
 
+/** The guest's figures for the workload's cgroup (-1 where the guest kernel has none). */
+export interface GuestCgroupStats {
+  memory: number;
+  inactiveFile: number;
+  peak: number;
+  limit: number;
+  pids: number;
+  cpuUsec: number;
+  oomKills: number;
+}
+
+function parseStats(text: string): GuestCgroupStats {
+  const kv = new Map(
+    text.split('\n').map((l) => [l.slice(0, l.indexOf('=')), Number(l.slice(l.indexOf('=') + 1))]),
+  );
+  const n = (k: string) => kv.get(k) ?? -1;
+  return {
+    memory: n('memory'),
+    inactiveFile: n('inactive_file'),
+    peak: n('peak'),
+    limit: n('limit'),
+    pids: n('pids'),
+    cpuUsec: n('cpu_usec'),
+    oomKills: n('oom_kills'),
+  };
+}
+
 interface Session {
   stdout: PassThrough;
   stderr: PassThrough;
@@ -102,6 +131,7 @@ export class AgentClient {
   private readyWaiters: ((r: AgentReady) => void)[] = [];
   private closeListeners = new Set<() => void>();
   private workloadExitListeners = new Set<(code: number) => void>();
+  private statsWaiters = new Map<number, (s: GuestCgroupStats) => void>();
 
   constructor(readonly path: string) {}
 
@@ -186,6 +216,26 @@ export class AgentClient {
     };
   }
 
+  /** The workload cgroup's figures from the guest; rejects with unavailable after `timeoutMs`. */
+  stats(timeoutMs = 3000): Promise<GuestCgroupStats> {
+    const sock = this.socket;
+    if (!sock) return Promise.reject(new TandemError('unavailable', 'agent not connected'));
+    const id = this.nextSession++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.statsWaiters.delete(id);
+        reject(
+          new TandemError('unavailable', `the guest did not answer a stats request within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      this.statsWaiters.set(id, (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+      sock.write(encodeFrame(FRAME.stats, id));
+    });
+  }
+
   /** Sends a signal to the workload (session 0) or an exec session. */
   sendSignal(session: number, sig: NodeJS.Signals | number): void {
     const num = typeof sig === 'number' ? sig : signalNumber(sig);
@@ -258,6 +308,12 @@ export class AgentClient {
     if (type === FRAME.ready) {
       const ready = parseReady(payload.toString('utf8'));
       for (const w of this.readyWaiters.splice(0)) w(ready);
+      return;
+    }
+    if (type === FRAME.statsReply) {
+      const w = this.statsWaiters.get(session);
+      this.statsWaiters.delete(session);
+      w?.(parseStats(payload.toString('utf8')));
       return;
     }
     if (type === FRAME.exit && session === 0) {

@@ -37,7 +37,21 @@ export interface GuestConfig {
   mounts?: { tag: string; target: string; readOnly?: boolean }[];
   /** Log boot stage times on the console. */
   debug?: boolean;
+  /** Sandbox: the workload runs in its own namespaces with the settings below (guest/init/sandbox.c). */
+  sandbox?: SandboxSettings;
   process?: GuestProcess;
+}
+
+/** How a sandbox's guest confines its workload (and the execs that join it). */
+export interface SandboxSettings {
+  /** memory.max of the workload's cgroup in the guest. */
+  memoryBytes?: number;
+  /** Capabilities kept, as a bit mask (CAP_CHOWN = bit 0); absent: all. */
+  capabilities?: bigint;
+  noNewPrivileges: boolean;
+  readOnlyRoot: boolean;
+  /** Content of the workload's /etc/hosts. */
+  hosts?: string;
 }
 
 /** Escapes a value for one line: backslash and newline. */
@@ -67,6 +81,14 @@ export function encodeConfig(c: GuestConfig): string {
   out += line('pids', c.pids) + line('console_shell', c.consoleShell) + line('debug', c.debug);
   out += line('modules', c.modules?.join(','));
   for (const m of c.mounts ?? []) out += line('mount', `${m.tag}:${m.target}${m.readOnly ? ':ro' : ''}`);
+  const sb = c.sandbox;
+  if (sb) {
+    out += line('sandbox', true) + line('memory', sb.memoryBytes) + line('nnp', sb.noNewPrivileges);
+    out +=
+      line('caps', sb.capabilities?.toString(16)) +
+      line('ro_root', sb.readOnlyRoot) +
+      line('hosts', sb.hosts);
+  }
   return out + (c.process ? encodeProcess(c.process) : '');
 }
 

@@ -2,7 +2,8 @@
  * Starting and watching detached QEMU processes. QEMU daemonizes itself (`-daemonize`): the
  * parent exits once the sockets listen, so start-up errors arrive on its stderr and the VM
  * survives the daemon. A `sh` wrapper first moves itself into the given cgroups (QEMU and all
- * its threads inherit them), then execs QEMU. A pid is trusted only while /proc/PID/cmdline
+ * its threads inherit them), then execs QEMU (for a sandbox through `unshare -m`, after mounting
+ * its rootfs overlay in that private mount namespace). A pid is trusted only while /proc/PID/cmdline
  * still names the guest's QMP socket (pids are reused).
  */
 import { spawn } from 'node:child_process';
@@ -16,17 +17,45 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * An overlay filesystem QEMU sees at `target` (a sandbox's rootfs): mounted in a mount namespace
+ * of QEMU's own (a slave of the host's), so the host never holds the mount and it goes with QEMU.
+ */
+export interface QemuOverlay {
+  /** Lower directories, top first. */
+  lower: string[];
+  upper: string;
+  work: string;
+  target: string;
+}
+
+/** The shell that runs QEMU: joins the cgroups, then (with an overlay) a new mount namespace. */
+export function launchScript(binary: string, cgroupProcs: string[], overlay?: QemuOverlay): string[] {
+  const joins = cgroupProcs.map((f) => `echo $$ > ${shellQuote(f)} 2>/dev/null;`).join(' ');
+  if (!overlay) return [`${joins} exec ${shellQuote(binary)} "$@"`];
+  const opts = `lowerdir=${overlay.lower.join(':')},upperdir=${overlay.upper},workdir=${overlay.work}`;
+  const inner = `mount -t overlay overlay -o "$1" "$2" || exit 1; shift 2; exec ${shellQuote(binary)} "$@"`;
+  const script = `${joins} exec unshare -m --propagation slave -- sh -c ${shellQuote(inner)} sh "$@"`;
+  return [script, opts, overlay.target];
+}
+
 /** Starts QEMU detached with `args` (which include -daemonize and -pidfile); resolves with its pid. */
 export async function launchQemu(opts: {
   args: string[];
   dir: string;
   cgroupProcs?: string[];
   binary?: string;
+  overlay?: QemuOverlay;
 }): Promise<number> {
-  const joins = (opts.cgroupProcs ?? []).map((f) => `echo $$ > ${shellQuote(f)} 2>/dev/null;`).join(' ');
-  const script = `${joins} exec ${shellQuote(opts.binary ?? QEMU_BINARY_NAME)} "$@"`;
+  const [script, ...pre] = launchScript(
+    opts.binary ?? QEMU_BINARY_NAME,
+    opts.cgroupProcs ?? [],
+    opts.overlay,
+  );
   const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
-    const child = spawn('sh', ['-c', script, 'sh', ...opts.args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('sh', ['-c', script as string, 'sh', ...pre, ...opts.args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (b: Buffer) => {
       err += b.toString();

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { TandemError, wrapError } from '../../base/errors.js';
 import { Rollback } from '../../base/rollback.js';
 import { nowIso } from '../../base/time.js';
+import { formatSize } from '../../base/units.js';
 import type { DriverSpec } from '../../core/driver.js';
-import { createOverlay, DEFAULT_DISK_BYTES, ensureBaseDisk, growOverlay } from './vm-disk.js';
+import { buildDisk, createOverlay, DEFAULT_DISK_BYTES, ensureBaseDisk, growOverlay } from './vm-disk.js';
 import type { VmRecord, VmRecords } from './vm-record.js';
 
 const chains = new Map<string, Promise<unknown>>();
@@ -34,23 +35,47 @@ export function createVmDisk(records: VmRecords, spec: DriverSpec): Promise<void
       rb.add('unused base disks', () => collectBaseDisks(records));
       await mkdir(dir, { recursive: true });
       rb.add('instance directory', () => records.remove(spec.id));
-      const base = await ensureBaseDisk(imagesDir(records), spec.image);
-      const bytes = spec.limits.diskBytes ?? Math.max(DEFAULT_DISK_BYTES, base.sizeBytes);
-      await createOverlay(base, join(dir, 'disk.qcow2'), bytes);
-      await records.write({
-        id: spec.id,
-        name: spec.name,
-        spec,
-        createdAt: nowIso(),
-        baseDisk: base.path,
-        diskBytes: bytes,
-      });
+      const { rootfsChanges, ...kept } = spec;
+      const disk = rootfsChanges
+        ? await wholeDisk(records, kept, rootfsChanges)
+        : await overlayDisk(records, kept);
+      await records.write({ id: spec.id, name: spec.name, spec: kept, createdAt: nowIso(), ...disk });
       rb.commit();
+      if (rootfsChanges) await rm(rootfsChanges, { recursive: true, force: true });
     } catch (err) {
       await rb.undo();
       throw wrapError(err, `creating instance "${spec.name}"`);
     }
   });
+}
+
+/** The instance's disk as a qcow2 overlay over the image's base disk (shared by its instances). */
+async function overlayDisk(
+  records: VmRecords,
+  spec: DriverSpec,
+): Promise<Pick<VmRecord, 'baseDisk' | 'diskBytes'>> {
+  const base = await ensureBaseDisk(imagesDir(records), spec.image);
+  const bytes = spec.limits.diskBytes ?? Math.max(DEFAULT_DISK_BYTES, base.sizeBytes);
+  await createOverlay(base, join(records.dir(spec.id), 'disk.qcow2'), bytes);
+  return { baseDisk: base.path, diskBytes: bytes };
+}
+
+/** The instance's disk built whole from the image's layers with `changes` on top (isolate to a VM). */
+async function wholeDisk(
+  records: VmRecords,
+  spec: DriverSpec,
+  changes: string,
+): Promise<Pick<VmRecord, 'diskBytes'>> {
+  const dir = records.dir(spec.id);
+  const min = spec.limits.diskBytes ?? DEFAULT_DISK_BYTES;
+  const size = await buildDisk([...spec.image.layers, changes], dir, join(dir, 'disk.qcow2'), min);
+  if (spec.limits.diskBytes !== undefined && spec.limits.diskBytes < size) {
+    throw new TandemError(
+      'invalid_argument',
+      `disk size ${formatSize(spec.limits.diskBytes)} is smaller than the instance's files (${formatSize(size)})`,
+    );
+  }
+  return { diskBytes: Math.max(min, size) };
 }
 
 /** Removes base disks that no instance uses any more. */
@@ -62,7 +87,7 @@ async function collectBaseDisks(records: VmRecords): Promise<void> {
   const used = new Set<string>();
   for (const id of await records.list()) {
     const rec = await records.read(id);
-    if (rec) used.add(rec.baseDisk);
+    if (rec?.baseDisk) used.add(rec.baseDisk);
   }
   const dir = imagesDir(records);
   for (const f of await readdir(dir).catch(() => [] as string[])) {
@@ -74,7 +99,7 @@ async function collectBaseDisks(records: VmRecords): Promise<void> {
 
 /** Grows a stopped instance's disk; invalid_argument when asked to shrink it. */
 export async function growDisk(records: VmRecords, rec: VmRecord, bytes: number): Promise<void> {
-  if (bytes < rec.diskBytes)
+  if (bytes < (rec.diskBytes ?? 0))
     throw new TandemError('invalid_argument', `instance "${rec.name}": a vm disk cannot shrink`);
   await growOverlay(join(records.dir(rec.id), 'disk.qcow2'), bytes);
   rec.diskBytes = bytes;

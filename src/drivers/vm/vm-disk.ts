@@ -52,11 +52,32 @@ export async function ensureBaseDisk(cacheDir: string, image: ResolvedImage): Pr
       throw new TandemError('not_found', `image "${image.name}": layer directory "${l}" is missing`);
   }
   await mkdir(cacheDir, { recursive: true });
-  const tmp = await mkdtemp(join(cacheDir, '.build-'));
+  try {
+    const sizeBytes = await buildDisk(image.layers, cacheDir, path, 0);
+    await writeFile(`${path}.json`, JSON.stringify({ sizeBytes, image: image.name }));
+    return { path, sizeBytes };
+  } catch (err) {
+    await rm(`${path}.json`, { force: true });
+    throw wrapError(err, `building the disk of image "${image.name}"`);
+  }
+}
+
+/**
+ * Builds a qcow2 at `dest` whose ext4 holds the merged `layers` (bottom first), in a temporary
+ * directory under `scratch` (renamed into place at the end); its virtual size is at least
+ * `minBytes`. Returns the size of the filesystem inside.
+ */
+export async function buildDisk(
+  layers: string[],
+  scratch: string,
+  dest: string,
+  minBytes: number,
+): Promise<number> {
+  const tmp = await mkdtemp(join(scratch, '.build-'));
   const rb = new Rollback();
   rb.add('temporary build directory', () => rm(tmp, { recursive: true, force: true }));
   try {
-    const rootfs = await mergedRootfs(image.layers, tmp, rb);
+    const rootfs = await mergedRootfs(layers, tmp, rb);
     const sizeBytes = await ext4Size(rootfs);
     const raw = join(tmp, 'base.raw');
     const inodes = await countInodes(rootfs);
@@ -77,19 +98,16 @@ export async function ensureBaseDisk(cacheDir: string, image: ResolvedImage): Pr
       `${sizeBytes / 1024}k`,
     ]);
     await runChecked('qemu-img', ['convert', '-q', '-O', 'qcow2', raw, join(tmp, 'base.qcow2')]);
-    await writeFile(`${path}.json`, JSON.stringify({ sizeBytes, image: image.name }));
-    await rename(join(tmp, 'base.qcow2'), path);
-    return { path, sizeBytes };
-  } catch (err) {
-    await rm(`${path}.json`, { force: true });
-    throw wrapError(err, `building the disk of image "${image.name}"`);
+    if (minBytes > sizeBytes) await growOverlay(join(tmp, 'base.qcow2'), minBytes);
+    await rename(join(tmp, 'base.qcow2'), dest);
+    return sizeBytes;
   } finally {
     await rb.undo();
   }
 }
 
-/** One layer is the rootfs itself; several are merged by a read-only overlay mount. */
-async function mergedRootfs(layers: string[], tmp: string, rb: Rollback): Promise<string> {
+/** One layer is the rootfs itself; several (bottom first) are merged by a read-only overlay mount in `tmp`. */
+export async function mergedRootfs(layers: string[], tmp: string, rb: Rollback): Promise<string> {
   if (layers.length === 1) return layers[0] as string;
   const merged = join(tmp, 'merged');
   await mkdir(merged);

@@ -1,274 +1,78 @@
 /**
- * The VM driver: one detached QEMU per instance (microvm, our kernel and initramfs, a qcow2
- * overlay over the image's base disk), controlled over QMP, with the guest agent for exec and
- * signals. Everything lives under `root` (records, disks, sockets, logs); list() sees only it.
- *
- * Lifecycle mapping: start boots and resolves once the agent answers; pause/resume are QMP
- * stop/cont; stop presses the ACPI power button (the guest's init sends SIGTERM to the
- * workload and powers off when it exits) and quits QEMU at the timeout (exit 137); kill
- * signals the workload through the agent; the workload's exit powers the guest off and its
- * status is read from the status file the guest wrote. A watcher per running VM (a second QMP
- * monitor) notices QEMU's end and reports `exited`. The truth is QEMU (pid + query-status)
- * plus the persisted record, so a new driver object on the same root manages the same VMs.
+ * The VM driver: a GuestDriver (one detached QEMU per instance, QMP, the guest agent) whose
+ * instances boot from a qcow2 overlay over the image's base disk (an ext4 made from the image's
+ * layers). The guest's init runs the workload from that disk, or the image's own init with
+ * `--init system`. Rootfs changes move in and out of the disk for `isolate`: in, by building the
+ * instance's disk from the layers plus the changes; out, by comparing the disk with the image.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
-import { TandemError, wrapError } from '../../base/errors.js';
-import { type Logger, silentLogger } from '../../base/log.js';
-import { run } from '../../base/proc.js';
 import { nowIso } from '../../base/time.js';
-import type {
-  AttachOptions,
-  DriverInfo,
-  DriverSpec,
-  ExecRequest,
-  ExecSession,
-  InstanceDriver,
-  LogOptions,
-  ResourceUsage,
-  RuntimeEvent,
-  RuntimeState,
-} from '../../core/driver.js';
+import type { DriverSpec, ResourceUsage } from '../../core/driver.js';
 import type { Limits } from '../../core/instance.js';
-import { type Action, checkAction } from '../../core/lifecycle.js';
-import { signalNumber } from './agent-client.js';
-import { type GuestAssets, loadGuestAssets } from './guest-assets.js';
-import { readLog } from './log-file.js';
-import { type AccelChoice, type AccelVerdict, detectAccel } from './qemu-accel.js';
-import { GUEST_FILES, type MachineType, QEMU_BINARY_NAME } from './qemu-args.js';
+import { type BootPlan, GuestDriver, type GuestDriverOptions, requireTool } from './guest-driver.js';
 import { processCpuSeconds, processRssBytes } from './qemu-process.js';
-import { attachWorkload } from './vm-attach.js';
-import { removeVmCgroups } from './vm-cgroup.js';
-import { VmConsole } from './vm-console.js';
 import { createVmDisk, growDisk, removeUnusedBaseDisks } from './vm-create.js';
-import { DEFAULT_MEMORY_BYTES, launchGuest } from './vm-guest.js';
-import type { VmRecord, VmRecords } from './vm-record.js';
-import { VmRuns } from './vm-runs.js';
+import { exportDiskChanges } from './vm-export.js';
+import { DEFAULT_MEMORY_BYTES, guestConfigFor } from './vm-guest.js';
+import type { VmRecord } from './vm-record.js';
 import { refuseUnsupported, validateLimits } from './vm-spec-check.js';
 
-export interface VmDriverOptions {
-  /** The daemon's directory for VMs; everything the driver makes lives under it. */
-  root: string;
-  logger?: Logger;
-  /** kvm, tcg or auto (default: TANDEM_VM_ACCEL or auto: KVM only when a KVM guest boots). */
-  accel?: AccelChoice;
-  /** microvm (default) or q35. */
-  machine?: MachineType;
-  /** How long start waits for the agent (default 120 s: TCG boots take seconds on a busy host). */
-  bootTimeoutMs?: number;
-  /** Where guest/build.sh put the kernel and initramfs (default: build/guest of this checkout). */
-  guestDir?: string;
-}
+export type VmDriverOptions = GuestDriverOptions;
 
 /** The InstanceDriver for `vm` instances (QEMU + QMP + guest agent). */
-export class VmDriver implements InstanceDriver {
+export class VmDriver extends GuestDriver {
   readonly type = 'vm' as const;
-  private readonly runs: VmRuns;
-  private readonly records: VmRecords;
-  private readonly log: Logger;
-  private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly consoles: VmConsole;
-  private assets: GuestAssets | undefined;
-  private accel: AccelVerdict | undefined;
-  private readonly reconciled: Promise<void>;
 
-  constructor(private readonly opts: VmDriverOptions) {
-    this.log = opts.logger ?? silentLogger();
-    this.runs = new VmRuns(opts.root, this.log);
-    this.records = this.runs.records;
-    this.consoles = new VmConsole(this.records);
-    this.reconciled = this.runs
-      .reconcile()
-      .catch((err) => this.log.warn({ err }, 'vm driver: reconcile failed'));
+  constructor(opts: VmDriverOptions) {
+    super(opts, 'vms');
   }
 
-  async probe(): Promise<DriverInfo> {
-    const info: DriverInfo = {
-      type: 'vm',
-      available: false,
-      features: ['console', 'tty', 'exec', 'stats', 'attach', 'disk-limit', 'init-system', 'pause', 'logs'],
-    };
-    try {
-      const v = await run(QEMU_BINARY_NAME, ['--version']);
-      if (v.code !== 0)
-        throw new TandemError('unavailable', `${QEMU_BINARY_NAME} does not run: install qemu-system-x86`);
-      info.version = /version ([\d.]+)/.exec(v.stdout)?.[1];
-      for (const tool of ['qemu-img', 'mkfs.ext4']) {
-        if ((await run(tool, ['--help']).catch(() => ({ code: 127 }))).code === 127) {
-          throw new TandemError('unavailable', `${tool} is missing: install qemu-utils and e2fsprogs`);
-        }
-      }
-      const accel = await this.accelVerdict();
-      return { ...info, available: true, accel: accel.accel };
-    } catch (err) {
-      return { ...info, reason: err instanceof Error ? err.message : String(err) };
-    }
+  protected features(): string[] {
+    return [
+      'console',
+      'tty',
+      'exec',
+      'stats',
+      'attach',
+      'disk-limit',
+      'init-system',
+      'pause',
+      'logs',
+      'rootfs-changes',
+    ];
   }
 
-  async create(spec: DriverSpec, signal?: AbortSignal): Promise<void> {
-    await this.reconciled;
-    if (spec.type !== 'vm')
-      throw new TandemError(
-        'invalid_argument',
-        `instance "${spec.name}": the vm driver runs type vm, not ${spec.type}`,
-      );
-    validateLimits(spec.name, spec.limits);
+  protected async probeHost(): Promise<void> {
+    for (const tool of ['qemu-img', 'mkfs.ext4']) await requireTool(tool, 'install qemu-utils and e2fsprogs');
+  }
+
+  protected checkSpec(spec: DriverSpec): void {
     refuseUnsupported(spec);
-    if (await this.records.read(spec.id))
-      throw new TandemError('already_exists', `instance "${spec.name}" already exists`);
-    signal?.throwIfAborted();
-    await this.locked(spec.id, () => createVmDisk(this.records, spec));
   }
 
-  async start(id: string, signal?: AbortSignal): Promise<void> {
-    const rec = await this.existing(id);
-    if ((await this.check(rec, 'start')) === 'noop') return;
-    await this.locked(id, async () => {
-      const dir = this.records.dir(id);
-      const [assets, accel] = [await this.guestAssets(), await this.accelVerdict()];
-      this.runs.hold(id);
-      try {
-        const run = await launchGuest(rec, {
-          root: this.opts.root,
-          dir,
-          assets,
-          accel: accel.accel,
-          machine: this.opts.machine ?? 'microvm',
-        });
-        Object.assign(rec, { run, exitCode: undefined, reason: undefined, finishedAt: undefined });
-        await this.records.write(rec);
-        this.runs.watcher.watch(id);
-        await this.runs.waitAgent(rec, this.opts.bootTimeoutMs ?? 120_000, signal);
-        this.runs.emit({ id, kind: 'started', time: run.startedAt });
-      } catch (err) {
-        throw wrapError(err, `starting instance "${rec.name}"`);
-      } finally {
-        this.runs.release(id);
-      }
-    });
+  protected checkLimits(name: string, limits: Limits): void {
+    validateLimits(name, limits);
   }
 
-  async stop(id: string, opts: { timeoutMs: number; force?: boolean }): Promise<void> {
-    const rec = await this.existing(id);
-    const status = (await this.runs.observe(id)).status;
-    if ((await this.check(rec, 'stop', status)) === 'noop') return;
-    await this.locked(id, async () => {
-      const cur = (await this.records.read(id)) as VmRecord;
-      const dir = this.records.dir(id);
-      if (!cur.run || cur.run.finished) return;
-      let gone = false;
-      if (!opts.force) gone = await this.runs.powerButton(cur, dir, status === 'paused', opts.timeoutMs);
-      if (!gone) await this.runs.kill9(cur, dir);
-      await this.runs.observe(id);
-    });
+  protected createHost(spec: DriverSpec): Promise<void> {
+    return createVmDisk(this.records, spec);
   }
 
-  async kill(id: string, signal: NodeJS.Signals): Promise<void> {
-    const rec = await this.existing(id);
-    const status = (await this.runs.observe(id)).status;
-    await this.check(rec, 'kill', status);
-    const num = signalNumber(signal);
-    const system = rec.spec.init === 'system';
-    if (num === 9 && (status === 'paused' || system)) {
-      await this.locked(id, async () =>
-        this.runs.kill9((await this.records.read(id)) as VmRecord, this.records.dir(id)),
-      );
-      await this.runs.observe(id);
-      return;
-    }
-    if (status === 'paused')
-      throw new TandemError('conflict', `instance "${rec.name}" is paused: resume it to deliver ${signal}`);
-    if (system && num === 15) {
-      await this.runs.channels.withQmp(id, (q) => q.execute('system_powerdown'));
-      await this.runs.ctrlAltDel(id);
-      return;
-    }
-    try {
-      (await this.runs.channels.agent(id, 5000)).sendSignal(0, num);
-    } catch (err) {
-      if (num !== 9) throw wrapError(err, `signalling instance "${rec.name}"`);
-      await this.locked(id, () => this.runs.kill9(rec, this.records.dir(id)));
-      await this.runs.observe(id);
-    }
+  protected async bootPlan(rec: VmRecord): Promise<BootPlan> {
+    return { config: guestConfigFor(rec.spec) };
   }
 
-  async pause(id: string): Promise<void> {
-    const rec = await this.existing(id);
-    if ((await this.check(rec, 'pause')) === 'noop') return;
-    await this.locked(id, () => this.runs.channels.withQmp(id, (q) => q.execute('stop')));
-    this.runs.emit({ id, kind: 'paused', time: nowIso() });
+  protected override async applyStoppedLimits(rec: VmRecord, limits: Limits): Promise<void> {
+    if (limits.diskBytes !== undefined && limits.diskBytes !== rec.diskBytes)
+      await growDisk(this.records, rec, limits.diskBytes);
   }
 
-  async resume(id: string): Promise<void> {
-    const rec = await this.existing(id);
-    if ((await this.check(rec, 'resume')) === 'noop') return;
-    await this.locked(id, () => this.runs.channels.withQmp(id, (q) => q.execute('cont')));
-    this.runs.emit({ id, kind: 'resumed', time: nowIso() });
+  protected override afterRemove(): Promise<void> {
+    return removeUnusedBaseDisks(this.records);
   }
 
-  async delete(id: string, opts: { force?: boolean }): Promise<void> {
-    await this.reconciled;
-    const rec = await this.records.read(id);
-    if (!rec) return;
-    const status = (await this.runs.observe(id)).status;
-    if (status === 'missing') return;
-    checkAction(rec.name, 'delete', status, opts);
-    await this.locked(id, async () => {
-      if (rec.run && !rec.run.finished) {
-        await this.runs.kill9(rec, this.records.dir(id));
-        await this.runs.observe(id);
-      }
-      this.runs.watcher.unwatch(id);
-      await this.runs.channels.drop(id);
-      const last = (await this.records.read(id)) ?? rec;
-      await removeVmCgroups(last.run?.cgroupDirs ?? []);
-      await this.records.remove(id);
-      await removeUnusedBaseDisks(this.records);
-    });
-  }
-
-  async update(id: string, limits: Limits): Promise<void> {
-    const rec = await this.existing(id);
-    const status = (await this.runs.observe(id)).status;
-    await this.check(rec, 'update', status);
-    validateLimits(rec.name, limits);
-    const cur = rec.spec.limits;
-    const changed = (['cpus', 'memoryBytes', 'pids', 'diskBytes'] as const).filter(
-      (k) => limits[k] !== undefined && limits[k] !== cur[k],
-    );
-    if (changed.length === 0) return;
-    if (status === 'running' || status === 'paused') {
-      throw new TandemError(
-        'not_supported',
-        `instance "${rec.name}": vm limits (${changed.join(', ')}) change only while stopped`,
-      );
-    }
-    await this.locked(id, async () => {
-      if (limits.diskBytes !== undefined && limits.diskBytes !== rec.diskBytes)
-        await growDisk(this.records, rec, limits.diskBytes);
-      rec.spec.limits = { ...cur, ...limits };
-      await this.records.write(rec);
-    });
-  }
-
-  async state(id: string): Promise<RuntimeState> {
-    await this.reconciled;
-    return this.runs.observe(id);
-  }
-
-  async list(): Promise<string[]> {
-    await this.reconciled;
-    return this.records.list();
-  }
-
-  async stats(id: string): Promise<ResourceUsage> {
-    const rec = await this.existing(id);
-    const st = await this.runs.observe(id);
-    if ((st.status !== 'running' && st.status !== 'paused') || !st.pid) {
-      throw new TandemError('conflict', `instance "${rec.name}" is ${st.status}: no stats`);
-    }
-    const [cpuSeconds, rss] = [await processCpuSeconds(st.pid), await processRssBytes(st.pid)];
+  protected async usage(rec: VmRecord, pid: number): Promise<ResourceUsage> {
+    const [cpuSeconds, rss] = [await processCpuSeconds(pid), await processRssBytes(pid)];
     const usage: ResourceUsage = {
       time: nowIso(),
       cpuSeconds,
@@ -276,7 +80,7 @@ export class VmDriver implements InstanceDriver {
       memoryLimitBytes: rec.spec.limits.memoryBytes ?? DEFAULT_MEMORY_BYTES,
     };
     await this.runs.channels
-      .withQmp(id, async (q) => {
+      .withQmp(rec.id, async (q) => {
         for (const b of await q.execute('query-blockstats')) {
           usage.blockReadBytes = (usage.blockReadBytes ?? 0) + b.stats.rd_bytes;
           usage.blockWriteBytes = (usage.blockWriteBytes ?? 0) + b.stats.wr_bytes;
@@ -286,119 +90,14 @@ export class VmDriver implements InstanceDriver {
     return usage;
   }
 
-  async exec(id: string, req: ExecRequest): Promise<ExecSession> {
-    const rec = await this.existing(id);
-    await this.check(rec, 'exec');
-    const p = rec.spec.process;
-    const env = [
-      ...p.env.filter((e) => !req.env.some((r) => r.split('=')[0] === e.split('=')[0])),
-      ...req.env,
-    ];
-    const agent = await this.runs.channels.agent(id, 10_000);
-    return agent.exec({
-      args: req.args,
-      env,
-      cwd: req.cwd ?? p.cwd,
-      user: req.user ?? p.user,
-      tty: req.tty,
-      stdin: req.stdin,
-      cols: req.cols,
-      rows: req.rows,
-    });
-  }
-
-  /** Attaches to the workload: output (replayed from the run's start), stdin when kept open, exit status; conflict unless it runs. */
-  async attach(id: string, opts: AttachOptions = {}): Promise<ExecSession> {
-    const rec = await this.existing(id);
-    const st = await this.runs.observe(id);
-    if (st.status !== 'running' && st.status !== 'paused')
-      throw new TandemError('conflict', `instance "${rec.name}" is ${st.status}: nothing to attach to`);
-    const cur = (await this.records.read(id)) ?? rec;
-    const size =
-      (await stat(join(this.records.dir(id), GUEST_FILES.workloadLog)).catch(() => undefined))?.size ?? 0;
-    const input = !!(cur.spec.process.stdin || cur.spec.process.terminal);
-    return attachWorkload(this.runs, id, opts.replay ? (cur.run?.logOffset ?? 0) : size, input);
-  }
-
-  async *logs(id: string, opts: LogOptions): AsyncIterable<Buffer> {
-    await this.existing(id);
-    const path = join(this.records.dir(id), GUEST_FILES.workloadLog);
-    yield* readLog(path, {
-      tail: opts.tail,
-      follow: opts.follow,
-      signal: opts.signal,
-      active: () => this.runs.qemuAlive(id),
-    });
-  }
-
-  /** Attaches to the serial console: a duplex byte stream; conflict unless running or paused. */
-  async console(id: string): Promise<Duplex> {
-    const rec = await this.existing(id);
-    const st = await this.runs.observe(id);
-    if (st.status !== 'running' && st.status !== 'paused')
-      throw new TandemError('conflict', `instance "${rec.name}" is ${st.status}: no console`);
-    return this.consoles.attach(id);
-  }
-
-  /** The serial console's log (kernel messages, console shell), capped. */
-  consoleLog(id: string, opts: LogOptions = {}): AsyncIterable<Buffer> {
-    const path = join(this.records.dir(id), GUEST_FILES.consoleLog);
-    return readLog(path, {
-      tail: opts.tail,
-      follow: opts.follow,
-      signal: opts.signal,
-      active: () => this.runs.qemuAlive(id),
-    });
-  }
-
-  onEvent(listener: (event: RuntimeEvent) => void): () => void {
-    return this.runs.onEvent(listener);
-  }
-
-  async close(): Promise<void> {
-    await this.reconciled;
-    await this.runs.close();
-  }
-
-  /** The record, or not_found. */
-  private async existing(id: string): Promise<VmRecord> {
-    await this.reconciled;
-    const rec = await this.records.read(id);
-    if (!rec) throw new TandemError('not_found', `instance "${id}" not found`);
-    return rec;
-  }
-
-  /** Legality from the backend's status (conflict, or noop); drivers follow core/lifecycle.ts. */
-  private async check(
-    rec: VmRecord,
-    action: Action,
-    status?: RuntimeState['status'],
-  ): Promise<'run' | 'noop'> {
-    const s = status ?? (await this.runs.observe(rec.id)).status;
-    if (s === 'missing') throw new TandemError('not_found', `instance "${rec.name}" not found`);
-    return checkAction(rec.name, action, s);
-  }
-
-  /** Runs `fn` after every earlier operation on `id` (one operation at a time per instance). */
-  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(fn);
-    this.locks.set(id, next);
-    void next
-      .finally(() => {
-        if (this.locks.get(id) === next) this.locks.delete(id);
-      })
-      .catch(() => {});
-    return next;
-  }
-
-  private async guestAssets(): Promise<GuestAssets> {
-    this.assets ??= await loadGuestAssets(this.opts.guestDir);
-    return this.assets;
-  }
-
-  private async accelVerdict(): Promise<AccelVerdict> {
-    this.accel ??= await detectAccel(this.opts.root, await this.guestAssets(), this.opts.accel);
-    return this.accel;
+  /**
+   * The stopped VM's rootfs changes against its image, in overlay upper-dir form, in a new
+   * directory under the driver's root that the caller owns; conflict unless stopped or created.
+   */
+  async exportRootfsChanges(id: string): Promise<string> {
+    const rec = await this.stoppedRecord(id);
+    return this.locked(id, () =>
+      exportDiskChanges(join(this.records.dir(id), 'disk.qcow2'), rec.spec.image, this.opts.root),
+    );
   }
 }

@@ -20,7 +20,7 @@ import {
   type MachineType,
   qemuArgs,
 } from './qemu-args.js';
-import { isGuestQemu, killQemu, launchQemu, waitQemuGone } from './qemu-process.js';
+import { isGuestQemu, killQemu, launchQemu, type QemuOverlay, waitQemuGone } from './qemu-process.js';
 import { QmpClient } from './qmp-client.js';
 import { createVmCgroups, removeVmCgroups } from './vm-cgroup.js';
 import type { VmRecord, VmRun } from './vm-record.js';
@@ -54,6 +54,10 @@ export interface BootOptions {
   /** Disks (default: the instance's overlay `disk.qcow2` as `root`) and 9p shares (default none). */
   disks?: GuestDisk[];
   shares?: GuestShare[];
+  /** An overlay mounted (in QEMU's own mount namespace) before QEMU starts: a sandbox's rootfs. */
+  overlay?: QemuOverlay;
+  /** Guest RAM (default: the memory limit, else DEFAULT_MEMORY_BYTES). */
+  memoryBytes?: number;
 }
 
 /** Launches QEMU for `rec` (detached, in its cgroups); resolves with the run once QEMU is up, before the agent answers. */
@@ -71,7 +75,9 @@ export async function launchGuest(rec: VmRecord, o: BootOptions): Promise<VmRun>
     machine: o.machine,
     accel: o.accel,
     cpus: Math.max(1, Math.ceil(cpus ?? 1)),
-    memoryMiB: Math.ceil((rec.spec.limits.memoryBytes ?? DEFAULT_MEMORY_BYTES) / (1024 * 1024)),
+    memoryMiB: Math.ceil(
+      (o.memoryBytes ?? rec.spec.limits.memoryBytes ?? DEFAULT_MEMORY_BYTES) / (1024 * 1024),
+    ),
     kernel: o.assets.kernel,
     initrd,
     cmdline: kernelCmdline(),
@@ -80,7 +86,7 @@ export async function launchGuest(rec: VmRecord, o: BootOptions): Promise<VmRun>
   });
   try {
     const logOffset = (await stat(join(o.dir, GUEST_FILES.workloadLog)).catch(() => undefined))?.size ?? 0;
-    const pid = await launchQemu({ args, dir: o.dir, cgroupProcs: cg.procs });
+    const pid = await launchQemu({ args, dir: o.dir, cgroupProcs: cg.procs, overlay: o.overlay });
     return { pid, startedAt: nowIso(), accel: o.accel, machine: o.machine, cgroupDirs: cg.dirs, logOffset };
   } catch (err) {
     await removeVmCgroups(cg.dirs);
@@ -110,9 +116,16 @@ export async function guestExitStatus(dir: string): Promise<number | undefined> 
   return m ? Number(m[1]) : undefined;
 }
 
+/** True when the guest reported an OOM kill in the workload's cgroup during its last run. */
+export async function guestOomKilled(dir: string): Promise<boolean> {
+  const text = await readFile(join(dir, GUEST_FILES.status), 'utf8').catch(() => '');
+  return /^oom-killed$/m.test(text);
+}
+
 /** How a finished run ended: the guest's status, else 137 when we killed it. */
 export async function runOutcome(rec: VmRecord, dir: string): Promise<{ exitCode?: number; reason: string }> {
   const status = await guestExitStatus(dir);
+  if (status !== undefined && (await guestOomKilled(dir))) return { exitCode: status, reason: 'oom-killed' };
   if (status !== undefined)
     return { exitCode: status, reason: status === 137 && rec.run?.killRequested ? 'killed' : 'exited' };
   if (rec.run?.killRequested) return { exitCode: 137, reason: 'killed' };

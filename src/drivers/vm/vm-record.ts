@@ -29,8 +29,10 @@ export interface VmRecord {
   name: string;
   spec: DriverSpec;
   createdAt: string;
-  baseDisk: string;
-  diskBytes: number;
+  /** VMs: the image's base disk (absent when the disk was built whole, e.g. by isolate). */
+  baseDisk?: string;
+  /** VMs: the disk's virtual size. */
+  diskBytes?: number;
   run?: VmRun;
   exitCode?: number;
   reason?: string;
@@ -39,11 +41,15 @@ export interface VmRecord {
 
 /** The records of one driver root. */
 export class VmRecords {
-  constructor(readonly root: string) {}
+  /** Instances live in `<root>/<subdir>/<id>/` (vms for VMs, instances for sandboxes). */
+  constructor(
+    readonly root: string,
+    readonly subdir = 'vms',
+  ) {}
 
   /** The instance's directory (sockets, logs, disk, record). */
   dir(id: string): string {
-    return join(this.root, 'vms', id);
+    return join(this.root, this.subdir, id);
   }
 
   /** The record, or undefined when there is none. */
@@ -66,7 +72,7 @@ export class VmRecords {
 
   /** Ids of every instance with a record. */
   async list(): Promise<string[]> {
-    const entries = await readdir(join(this.root, 'vms')).catch(() => [] as string[]);
+    const entries = await readdir(join(this.root, this.subdir)).catch(() => [] as string[]);
     const ids: string[] = [];
     for (const id of entries) if (await this.read(id)) ids.push(id);
     return ids;

@@ -25,8 +25,9 @@ export class VmRuns {
   constructor(
     root: string,
     private readonly log: Logger,
+    subdir?: string,
   ) {
-    this.records = new VmRecords(root);
+    this.records = new VmRecords(root, subdir);
     this.channels = new VmChannels(this.records);
     this.watcher = new VmWatcher(this.records, (id) => this.observe(id).then(() => {}));
   }
@@ -104,6 +105,8 @@ export class VmRuns {
       Object.assign(fresh, { exitCode: out.exitCode, reason: out.reason, finishedAt: nowIso() });
       fresh.run.finished = true;
       await this.records.write(fresh);
+      if (out.reason === 'oom-killed')
+        this.emit({ id: rec.id, kind: 'oom-killed', time: fresh.finishedAt as string });
       this.emit({
         id: rec.id,
         kind: 'exited',
