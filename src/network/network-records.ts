@@ -78,6 +78,8 @@ export class NetworkRecords {
 
   /** Leases the next free address of `network` to `req`; conflict when a host port is taken. */
   async lease(network: NetworkRecord, req: LeaseRequest): Promise<Lease> {
+    if (!this.networks.has(network.name))
+      throw new TandemError('not_found', `network "${network.name}" not found`);
     if (this.leases.has(req.id))
       throw new TandemError('already_exists', `instance "${req.name}" already has an address`);
     this.checkPorts(req);
