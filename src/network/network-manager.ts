@@ -78,7 +78,9 @@ export class NetworkManager implements NetworkService {
 
   async list(): Promise<NetworkInfo[]> {
     await this.ready;
-    return [...this.records.networks.values()].map((n) => this.info(n));
+    return [...this.records.networks.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((n) => this.info(n));
   }
 
   async create(name: string, opts: { subnet?: string }): Promise<NetworkInfo> {

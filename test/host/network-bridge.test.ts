@@ -90,7 +90,11 @@ describe('containers on the bridge network', { timeout: 240_000 }, () => {
     assert.equal(viaOutside.stdout.trim(), 'web1', viaOutside.stderr);
     const hairpin = await get('web2', `http://${OUTSIDE_GATEWAY}:8080/`);
     assert.equal(hairpin, 'web1', 'a peer reaches the forward through the host address');
-    assert.equal(await get('web1', `http://${OUTSIDE_GATEWAY}:8080/`), 'web1', 'and so does the instance itself');
+    assert.equal(
+      await get('web1', `http://${OUTSIDE_GATEWAY}:8080/`),
+      'web1',
+      'and so does the instance itself',
+    );
     const taken = await fx.daemon.cli(['launch', 'bb', 'web3', '-p', '8080:80', ...WEB]);
     assert.equal(taken.code, 1);
     assert.match(taken.stderr, /8080\/tcp is already published by instance "web1"/);
@@ -147,6 +151,29 @@ describe('containers on the bridge network', { timeout: 240_000 }, () => {
     assert.match(readFileSync(`/proc/${i.pid}/status`, 'utf8'), new RegExp(`Uid:\\s+${host}\\s`));
     assert.equal(await get('web1', 'http://mapped/'), 'mapped', 'root in the userns binds :80');
     assert.equal((await exec('mapped', ['touch', '/etc/written'])).code, 0, 'root owns its rootfs');
+  });
+
+  it('creates, lists and removes networks; refuses overlapping subnets and removing one in use', async () => {
+    const overlap = await fx.daemon.cli(['network', 'create', 'extra', '--subnet', '10.88.5.0/24']);
+    assert.equal(overlap.code, 2);
+    assert.match(overlap.stderr, /overlaps network "tandem0"/);
+    const route = await fx.daemon.cli(['network', 'create', 'extra', '--subnet', '198.51.100.0/25']);
+    assert.equal(route.code, 2);
+    assert.match(route.stderr, /overlaps the host's route to 198\.51\.100\.0\/24/);
+    await fx.ok(['network', 'create', 'extra', '--subnet', '10.90.0.0/24']);
+    await fx.ok(['network', 'create', 'auto']);
+    const nets = JSON.parse(await fx.ok(['network', 'ls', '--json'])) as { name: string; subnet: string }[];
+    assert.deepEqual(
+      nets.map((n) => `${n.name} ${n.subnet}`),
+      ['auto 10.89.0.0/24', 'extra 10.90.0.0/24', 'tandem0 10.88.0.0/16'],
+    );
+    assert.equal((await fx.daemon.cli(['network', 'create', 'extra'])).code, 1, 'already exists');
+    const busy = await fx.daemon.cli(['network', 'rm', 'tandem0']);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /network "tandem0" is in use by instance/);
+    await fx.ok(['network', 'rm', 'extra']);
+    await fx.ok(['network', 'rm', 'auto']);
+    assert.equal((await fx.daemon.cli(['network', 'rm', 'auto'])).code, 1, 'not found');
   });
 
   it('after a restart, rebuilds a deleted bridge and table and drops stale objects of its own', async () => {
