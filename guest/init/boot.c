@@ -21,7 +21,10 @@
 
 #define BLKGETSIZE64_ _IOR(0x12, 114, size_t)
 #define EXT4_IOC_RESIZE_FS_ _IOW('f', 16, uint64_t)
+/* The root share is the guest's alone: cached (writes reach the host within a second in a
+ * sandbox, see late_mounts). Extra shares (volumes) may change on the host: not cached. */
 #define P9_OPTS "trans=virtio,version=9p2000.L,msize=262144,cache=loose"
+#define P9_SHARE_OPTS "trans=virtio,version=9p2000.L,msize=262144"
 
 extern char **environ;
 
@@ -159,7 +162,7 @@ static void share_mounts(const struct config *c) {
     for (char *p = target + 1; *p; p++)
       if (*p == '/') *p = 0, mkdir(target, 0755), *p = '/';
     mkdir(target, 0755);
-    if (mount(spec, target, "9p", ro ? MS_RDONLY : 0, P9_OPTS)) logmsg("mounting share \"%s\" at %s: %s", spec, target, strerror(errno));
+    if (mount(spec, target, "9p", ro ? MS_RDONLY : 0, P9_SHARE_OPTS)) logmsg("mounting share \"%s\" at %s: %s", spec, target, strerror(errno));
   }
 }
 
@@ -170,6 +173,11 @@ static void early_mounts(void) {
 }
 
 static void late_mounts(const struct config *c) {
+  if (c->sandbox) {
+    /* the rootfs is the host's overlay upper dir: write cached data back within a second */
+    write_file("/proc/sys/vm/dirty_expire_centisecs", "100");
+    write_file("/proc/sys/vm/dirty_writeback_centisecs", "100");
+  }
   mkdir("/dev/pts", 0755);
   mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666");
   mkdir("/dev/shm", 01777);

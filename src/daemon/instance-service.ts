@@ -150,7 +150,7 @@ export class InstanceService {
   }
 
   /** Resolves named volumes and attaches a bridge network (recording the address); undo in `rb`. */
-  private async hostSide(inst: Instance, spec: DriverSpec, rb: Rollback): Promise<DriverSpec> {
+  async hostSide(inst: Instance, spec: DriverSpec, rb: Rollback): Promise<DriverSpec> {
     const { network, volumes } = this.deps;
     const resolve = async (name: string) => {
       if (!volumes) throw new TandemError('not_supported', 'named volumes are not supported by this daemon');
@@ -171,7 +171,8 @@ export class InstanceService {
     return spec;
   }
 
-  private async resolveImage(name: string): Promise<ResolvedImage> {
+  /** The image `name` as drivers need it (layer directories, config); not_found when missing. */
+  async resolveImage(name: string): Promise<ResolvedImage> {
     const image = await this.deps.images.get(name);
     if (!image) throw new TandemError('not_found', `image "${name}" not found`);
     return {

@@ -18,10 +18,12 @@ import type { GuestShare } from '../vm/qemu-args.js';
 const MiB = 1024 * 1024;
 
 /**
- * Guest RAM the sandbox's own kernel and init need on top of the workload's limit: measured as
- * MemTotal deficit plus the memory in use once the agent answers (docs/sandbox-driver.md).
+ * Guest RAM the sandbox's own kernel and init need on top of the workload's limit, measured
+ * (docs/sandbox-driver.md): the guest kernel keeps ~47 MiB plus 1.7% of RAM out of MemTotal and
+ * uses ~40 MiB once booted (16 MiB of it virtio-serial receive buffers), plus headroom so that
+ * the workload's cgroup limit, not the guest, runs out first.
  */
-export const GUEST_OVERHEAD_BYTES = 96 * MiB;
+export const GUEST_OVERHEAD_BYTES = 112 * MiB;
 
 /** Guest RAM (and no workload limit) when a sandbox sets no memory limit. */
 export const DEFAULT_GUEST_MEMORY_BYTES = 256 * MiB;

@@ -108,7 +108,9 @@ export function qemuArgs(s: QemuLaunchSpec): string[] {
       `socket,id=con0,path=${f(GUEST_FILES.console)},server=on,wait=off,logfile=${f(GUEST_FILES.consoleLog)},logappend=on`,
     ],
     ...['-serial', 'chardev:con0'],
-    ...['-device', dev('virtio-serial')],
+    // max_ports: the guest fills every port's receive queue with page-sized buffers (~16 MiB of
+    // guest RAM for the default 31 ports); three ports (and the reserved port 0) need 4.
+    ...['-device', `${dev('virtio-serial')},max_ports=4`],
     ...port('agent0', 'tandem.agent', `socket,id=agent0,path=${f(GUEST_FILES.agent)},server=on,wait=off`),
     ...port('log0', 'tandem.log', `file,id=log0,path=${f(GUEST_FILES.workloadLog)},append=on`),
     ...port('st0', 'tandem.status', `file,id=st0,path=${f(GUEST_FILES.status)},append=on`),
