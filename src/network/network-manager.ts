@@ -11,20 +11,19 @@
  * name derives from the network root (network-names.ts), so reconcile and cleanup only ever
  * see this daemon's objects.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { TandemError, wrapError } from '../base/errors.js';
 import { isValidName } from '../base/ids.js';
 import { type Logger, silentLogger } from '../base/log.js';
 import { Rollback } from '../base/rollback.js';
 import { nowIso } from '../base/time.js';
-import type { InstanceType } from '../core/instance.js';
 import type { AttachRequest, NetworkAttachment, NetworkInfo, NetworkService } from '../core/network.js';
 import type { Store } from '../core/store.js';
 import { Firewall } from './firewall.js';
-import { HostLinks, type OwnLink } from './host-links.js';
-import { hostsText, writeInPlace } from './hosts-file.js';
+import { HostLinks } from './host-links.js';
 import { formatAddress, gatewayOf, macFor, parseSubnet } from './ipv4.js';
 import { isInterfaceName, type NetworkNames, networkNames } from './network-names.js';
+import { forwardsOf, Plumbing } from './network-plumbing.js';
 import { type Lease, type NetworkRecord, NetworkRecords } from './network-records.js';
 import { checkSubnetFree, chooseSubnet } from './network-subnets.js';
 
@@ -42,12 +41,11 @@ export interface NetworkManagerOptions {
   netnsDir?: string;
 }
 
-const plumbingOf = (type: InstanceType): 'netns' | 'tap' => (type === 'container' ? 'netns' : 'tap');
-
 export class NetworkManager implements NetworkService {
   readonly names: NetworkNames;
   readonly links: HostLinks;
   readonly firewall: Firewall;
+  private readonly plumbing: Plumbing;
   readonly defaultNetwork: string;
   private readonly records: NetworkRecords;
   private readonly log: Logger;
@@ -63,6 +61,7 @@ export class NetworkManager implements NetworkService {
     this.firewall = new Firewall(this.names.table);
     this.records = new NetworkRecords(opts.store);
     this.log = opts.logger ?? silentLogger();
+    this.plumbing = new Plumbing(this.names, this.links, this.log);
     this.defaultNetwork = opts.defaultNetwork ?? 'tandem0';
     if (!isValidName(this.defaultNetwork) || !isInterfaceName(this.defaultNetwork))
       throw new TandemError('invalid_argument', `invalid bridge name "${this.defaultNetwork}"`);
@@ -136,14 +135,14 @@ export class NetworkManager implements NetworkService {
       const lease = await this.serial(() => this.records.lease(net, req));
       rb.add('address lease', () => this.serial(() => this.records.release([lease.id])));
       rb.add('plumbing', () => this.links.unplug(lease.id));
-      await this.plug(lease, net);
+      await this.plumbing.plug(lease, net);
       if (lease.ports.length) {
-        await this.firewall.add(this.forwardsOf(lease));
-        rb.add('port forwards', async () => void (await this.firewall.delete(this.forwardsOf(lease))));
+        await this.firewall.add(forwardsOf(lease));
+        rb.add('port forwards', async () => void (await this.firewall.delete(forwardsOf(lease))));
       }
       this.writeHosts(net);
       rb.commit();
-      return this.attachmentOf(lease, net);
+      return this.plumbing.attachmentOf(lease, net);
     } catch (err) {
       await rb.undo();
       throw wrapError(err, subject);
@@ -156,13 +155,13 @@ export class NetworkManager implements NetworkService {
     if (!lease) return undefined;
     const net = this.networkOf(lease);
     await this.serial(() => this.ensureBridge(net));
-    if (!this.links.plugged(id, plumbingOf(lease.type))) {
+    if (!this.plumbing.plugged(lease)) {
       this.log.info({ id, network: net.name }, 'rebuilding the network plumbing of an instance');
       await this.links.unplug(id);
-      await this.plug(lease, net);
+      await this.plumbing.plug(lease, net);
     }
-    if (!existsSync(this.names.hostsFile(id))) this.writeHosts(net);
-    return this.attachmentOf(lease, net);
+    if (!this.plumbing.hasHosts(id)) this.writeHosts(net);
+    return this.plumbing.attachmentOf(lease, net);
   }
 
   async detach(id: string): Promise<void> {
@@ -171,7 +170,7 @@ export class NetworkManager implements NetworkService {
     rmSync(this.names.hostsFile(id), { force: true });
     const lease = this.records.leaseOf(id);
     if (!lease) return;
-    const removed = lease.ports.length ? await this.firewall.delete(this.forwardsOf(lease)) : true;
+    const removed = lease.ports.length ? await this.firewall.delete(forwardsOf(lease)) : true;
     await this.serial(async () => {
       await this.records.release([id]);
       if (!removed && this.tableLoaded) await this.reloadFirewall();
@@ -191,14 +190,16 @@ export class NetworkManager implements NetworkService {
       const kept = this.records.allLeases();
       const nets = [...new Set(kept.map((l) => l.network))].map((n) => this.networkOf({ network: n }));
       const own = await this.links.listOwn();
-      await this.dropStale(own, kept, nets);
+      await this.plumbing.dropStale(own, kept, nets);
       this.verified.clear();
       this.tableLoaded = false;
-      for (const net of nets) await this.ensureBridge(net);
-      if (!kept.length) await this.firewall.load([], []);
+      const warn = (what: string) => (err: unknown) => this.log.warn({ err }, what);
+      for (const net of nets) await this.ensureBridge(net).catch(warn(`rebuilding network "${net.name}"`));
+      if (!kept.length) await this.firewall.load([], []).catch(warn('removing the firewall table'));
       const ifaces = this.links.interfaces();
-      for (const l of kept) await this.replug(l, own.links, ifaces);
-      this.rewriteAllHosts(kept, nets);
+      for (const l of kept) await this.plumbing.replug(l, this.networkOf(l), own.links, ifaces);
+      this.plumbing.pruneHosts(new Set(kept.map((l) => l.id)));
+      for (const net of nets) this.writeHosts(net);
       return { kept: kept.length, dropped: dropped.length };
     });
   }
@@ -261,75 +262,13 @@ export class NetworkManager implements NetworkService {
     const nets = [...this.records.networks.values()].map((n) => ({ bridge: n.bridge, subnet: n.subnet }));
     await this.firewall.load(
       nets,
-      this.records.allLeases().flatMap((l) => this.forwardsOf(l)),
+      this.records.allLeases().flatMap((l) => forwardsOf(l)),
     );
     this.tableLoaded = true;
   }
 
-  private async plug(lease: Lease, net: NetworkRecord): Promise<void> {
-    if (plumbingOf(lease.type) === 'tap') return this.links.plugTap(lease.id, net.bridge);
-    await this.links.plugNetns({
-      id: lease.id,
-      bridge: net.bridge,
-      cidr: `${lease.address}/${parseSubnet(net.subnet).prefixLength}`,
-      gateway: net.gateway,
-      mac: macFor(lease.address),
-    });
-  }
-
-  /** Reconcile: rebuilds missing plumbing, puts a stray port back on its bridge. Serialised. */
-  private async replug(l: Lease, links: OwnLink[], ifaces: Set<string>): Promise<void> {
-    const net = this.networkOf(l);
-    const kind = plumbingOf(l.type);
-    const port = kind === 'tap' ? this.names.tap(l.id) : this.names.veth(l.id);
-    const link = links.find((o) => o.name === port);
-    if (this.links.plugged(l.id, kind, ifaces) && link?.master === net.bridge) return;
-    this.log.info({ id: l.id, network: net.name }, 'rebuilding the network plumbing of an instance');
-    if (link && this.links.plugged(l.id, kind, ifaces)) return this.links.setMaster(port, net.bridge);
-    await this.links.unplug(l.id);
-    await this.plug(l, net).catch((err) => this.log.warn({ err, id: l.id }, 'plumbing not rebuilt'));
-  }
-
-  /** Reconcile: removes our links and netns that no kept lease or network needs. Serialised. */
-  private async dropStale(own: { links: OwnLink[]; netns: string[] }, kept: Lease[], nets: NetworkRecord[]) {
-    const want = new Set<string>(nets.map((n) => n.bridge));
-    const wantNetns = new Set<string>();
-    for (const l of kept) {
-      if (plumbingOf(l.type) === 'tap') want.add(this.names.tap(l.id));
-      else {
-        want.add(this.names.veth(l.id));
-        wantNetns.add(this.names.netnsName(l.id));
-      }
-    }
-    const links = own.links.filter((l) => !want.has(l.name)).map((l) => l.name);
-    const netns = own.netns.filter((n) => !wantNetns.has(n));
-    if (links.length || netns.length) this.log.info({ links, netns }, 'removing stale network objects');
-    await this.links.remove(links, netns);
-  }
-
   private writeHosts(net: NetworkRecord): void {
-    const members = this.records.leasesOn(net.name);
-    if (!members.length) return;
-    mkdirSync(this.names.hostsDir, { recursive: true });
-    for (const m of members) writeInPlace(this.names.hostsFile(m.id), hostsText(m, members, net.gateway));
-  }
-
-  private rewriteAllHosts(kept: Lease[], nets: NetworkRecord[]): void {
-    const keepIds = new Set(kept.map((l) => l.id));
-    if (existsSync(this.names.hostsDir)) {
-      for (const f of readdirNames(this.names.hostsDir))
-        if (!keepIds.has(f)) rmSync(this.names.hostsFile(f), { force: true });
-    }
-    for (const net of nets) this.writeHosts(net);
-  }
-
-  private forwardsOf(l: Lease) {
-    return l.ports.map((p) => ({
-      protocol: p.protocol,
-      hostPort: p.hostPort,
-      address: l.address,
-      port: p.port,
-    }));
+    this.plumbing.writeHosts(net, this.records.leasesOn(net.name));
   }
 
   private networkOf(l: Pick<Lease, 'network'>): NetworkRecord {
@@ -353,43 +292,5 @@ export class NetworkManager implements NetworkService {
       instances: this.records.leasesOn(n.name).length,
       default: n.name === this.defaultNetwork,
     };
-  }
-
-  private attachmentOf(l: Lease, net: NetworkRecord): NetworkAttachment {
-    const tap = plumbingOf(l.type) === 'tap';
-    return {
-      network: net.name,
-      bridge: net.bridge,
-      address: l.address,
-      prefixLength: parseSubnet(net.subnet).prefixLength,
-      gateway: net.gateway,
-      mac: macFor(l.address),
-      dns: hostNameservers(),
-      hostsFile: this.names.hostsFile(l.id),
-      ...(tap ? { tap: this.names.tap(l.id) } : { netns: this.names.netnsPath(l.id) }),
-    };
-  }
-}
-
-/** The host's name servers without loopback ones (unreachable from an instance). */
-export function hostNameservers(text = readOptional('/etc/resolv.conf')): string[] {
-  return [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)]
-    .map((m) => m[1]!)
-    .filter((a) => !/^127\.|^::1$/.test(a));
-}
-
-function readOptional(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function readdirNames(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
   }
 }
