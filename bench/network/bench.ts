@@ -6,10 +6,13 @@
  *   tcp      MiB/s of a fixed byte count through busybox nc: inside one container over lo,
  *            container to container over the bridge (by name), and the daemon's namespace to a
  *            container through a port forward on 127.0.0.1:HOSTPORT (DNAT); the client's time,
- *            the byte count checked at the server
+ *            the byte count checked at the server; and, for comparison, the same through a Node
+ *            userspace proxy in the daemon's namespace (the alternative to DNAT that was not built)
+ *   ONLY=tcp skips the launch rows
  *
  *   node --import tsx bench/network/bench.ts [-n RUNS] [--mib MIB]
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { waitOp } from '../../test/helpers/daemon.js';
 import { NetFixture } from '../../test/host/network-fixture.js';
@@ -94,9 +97,20 @@ async function transfer(
   return real;
 }
 
+/** A userspace TCP proxy (Node, as a daemon-side alternative to DNAT) on 127.0.0.1:from → to:port, in the daemon's netns. */
+function startProxy(fx: NetFixture, from: number, to: string, port: number): ChildProcess {
+  const code = `require('net').createServer((c) => { const u = require('net').connect(${port}, '${to}'); c.pipe(u); u.pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); }).listen(${from}, '127.0.0.1')`;
+  return spawn('nsenter', [`--net=/run/netns/${fx.ns}`, '--', process.execPath, '-e', code], {
+    stdio: 'ignore',
+  });
+}
+
 async function tcpRows(fx: NetFixture): Promise<string[]> {
   await fx.ok(['launch', 'bb', 'srv', '-p', '9300:5003', '--', 'sleep', '100000']);
   await fx.ok(['launch', 'bb', 'cli', '--', 'sleep', '100000']);
+  const srvAddr = JSON.parse(await fx.ok(['info', 'srv', '--json'])).addresses[0] as string;
+  const proxy = startProxy(fx, 9301, srvAddr, 5004);
+  await new Promise((r) => setTimeout(r, 500));
   const cases: [string, () => Promise<number>][] = [
     ['loopback inside one container', () => transfer(fx, 'srv', 5001, '127.0.0.1', 5001, 'srv')],
     ['container → container over the bridge', () => transfer(fx, 'srv', 5002, 'srv', 5002, 'cli')],
@@ -104,14 +118,22 @@ async function tcpRows(fx: NetFixture): Promise<string[]> {
       'host → container, forward 127.0.0.1:HOSTPORT',
       () => transfer(fx, 'srv', 5003, '127.0.0.1', 9300, 'daemon'),
     ],
+    [
+      'host → container, userspace proxy (Node) instead, for comparison',
+      () => transfer(fx, 'srv', 5004, '127.0.0.1', 9301, 'daemon'),
+    ],
   ];
   const rows = [`| TCP, ${MIB} MiB through busybox nc | median MiB/s | runs |`, '|---|---:|---:|'];
-  for (const [label, fn] of cases) {
-    const rates: number[] = [];
-    for (let i = 0; i < 3; i++) rates.push(MIB / (await fn()));
-    rows.push(
-      `| ${label} | ${quantile(rates, 0.5).toFixed(0)} | ${rates.map((x) => x.toFixed(0)).join(', ')} |`,
-    );
+  try {
+    for (const [label, fn] of cases) {
+      const rates: number[] = [];
+      for (let i = 0; i < 3; i++) rates.push(MIB / (await fn()));
+      rows.push(
+        `| ${label} | ${quantile(rates, 0.5).toFixed(0)} | ${rates.map((x) => x.toFixed(0)).join(', ')} |`,
+      );
+    }
+  } finally {
+    proxy.kill('SIGKILL');
   }
   return rows;
 }
@@ -119,7 +141,7 @@ async function tcpRows(fx: NetFixture): Promise<string[]> {
 const fx = new NetFixture();
 try {
   await fx.setup();
-  const launch = await launchRows(fx);
+  const launch = process.env.ONLY === 'tcp' ? [] : await launchRows(fx);
   const tcp = await tcpRows(fx);
   process.stdout.write(`${launch.join('\n')}\n\n${tcp.join('\n')}\n`);
 } finally {
