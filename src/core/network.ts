@@ -60,6 +60,8 @@ export interface AttachRequest {
   /** Network name; absent: the default network. */
   network?: string;
   ports: PortForward[];
+  /** An address to keep (e.g. the instance's before `isolate`): used when free, else a new one. */
+  address?: string;
 }
 
 /** Host networking of one daemon (src/network). */

@@ -164,7 +164,14 @@ export class InstanceService {
     if (spec.network !== 'bridge') return spec;
     if (!network)
       throw new TandemError('not_supported', '--network bridge: this daemon runs without managed networks');
-    const req = { id: inst.id, name: inst.name, hostname: spec.hostname, type: inst.type, ports: spec.ports };
+    const req = {
+      id: inst.id,
+      name: inst.name,
+      hostname: spec.hostname,
+      type: inst.type,
+      ports: spec.ports,
+      address: inst.addresses[0], // isolate keeps the address when it is free
+    };
     spec.attachment = await network.attach(req);
     rb.add('network attachment', () => network.detach(inst.id));
     inst.addresses = [spec.attachment.address];

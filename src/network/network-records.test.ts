@@ -29,6 +29,12 @@ describe('network records', () => {
     await again.release(['c', 'missing']);
     assert.equal((await store.list('leases')).length, 4);
     assert.equal((await again.lease(net, req('g'))).address, '10.1.0.4');
+    await again.release(['b']);
+    const kept = await again.lease(net, { ...req('h'), address: '10.1.0.3' });
+    assert.equal(kept.address, '10.1.0.3', 'a free preferred address is kept');
+    await again.release(['h', 'd']);
+    const taken = await again.lease(net, { ...req('i'), address: '10.1.0.2' });
+    assert.equal(taken.address, '10.1.0.5', 'a taken one is not (round robin goes on after .4)');
   });
 
   it('refuses a host port published twice or already taken', async () => {

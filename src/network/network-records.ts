@@ -36,6 +36,8 @@ export interface LeaseRequest {
   hostname: string;
   type: InstanceType;
   ports: PortForward[];
+  /** Preferred address, taken when it is a free host address of the subnet. */
+  address?: string;
 }
 
 const leaseKey = (l: Pick<Lease, 'network' | 'address'>) => `${l.network}/${l.address}`;
@@ -85,21 +87,26 @@ export class NetworkRecords {
     this.checkPorts(req);
     const subnet = parseSubnet(network.subnet);
     const used = new Set(this.leasesOn(network.name).map((l) => parseAddress(l.address)));
-    const addr = nextFree(subnet, used, this.lastAllocated.get(network.name));
+    const wanted = req.address ? parseAddress(req.address) : undefined;
+    const addr =
+      wanted !== undefined && nextFree(subnet, used, wanted - 1) === wanted
+        ? wanted
+        : nextFree(subnet, used, this.lastAllocated.get(network.name));
     if (addr === undefined)
       throw new TandemError(
         'insufficient_resources',
         `network "${network.name}" has no free address in ${network.subnet}`,
       );
+    const { address: _preferred, ...rest } = req;
     const lease: Lease = {
-      ...req,
+      ...rest,
       network: network.name,
       address: formatAddress(addr),
       createdAt: nowIso(),
     };
     await this.store.commit([{ op: 'create', collection: 'leases', key: leaseKey(lease), value: lease }]);
     this.leases.set(lease.id, lease);
-    this.lastAllocated.set(network.name, addr);
+    if (addr !== wanted) this.lastAllocated.set(network.name, addr);
     return lease;
   }
 
