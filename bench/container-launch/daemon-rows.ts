@@ -3,7 +3,8 @@
  * temp state dir and socket), as API users and CLI users launch:
  *   api   POST /v1/instances {start: true} + wait for the `stopped` event + DELETE, over the socket
  *   cli   `tandem run --rm IMAGE -- /bin/true`, as a user types it
- * The image is the benchmark's busybox layer imported as a rootfs tarball.
+ * The image is the benchmark's busybox layer imported as a rootfs tarball; the daemon runs with
+ * `--bridge none`, so instances get a private netns with only lo, like the raw crun and podman rows.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ class BenchDaemon {
     const bin = join(import.meta.dirname, '../../bin/tandem');
     this.proc = spawn(
       process.execPath,
-      [bin, 'daemon', '--state-dir', this.stateDir, '--socket', this.socket, '--log-level', 'warn'],
+      [bin, 'daemon', '--state-dir', this.stateDir, '--socket', this.socket, '--log-level', 'warn', '--bridge', 'none'],
       {
         stdio: 'ignore',
       },
