@@ -480,7 +480,8 @@ static void setup(struct config *c, pid_t workload, int wtty, int win) {
     fcntl(A.fd, F_SETFL, fcntl(A.fd, F_GETFL) | O_ASYNC);
     A.connected = 1;
   }
-  A.logfd = open_port("tandem.log", O_WRONLY);
+  /* the port has one opener: PID 1 opened it for the workload (system mode: the agent opens it) */
+  A.logfd = boot_logfd >= 0 ? boot_logfd : open_port("tandem.log", O_WRONLY);
   A.statusfd = strcmp(c->mode, "system") ? open_port("tandem.status", O_WRONLY) : -1;
   if (getpid() == 1) open_power_buttons(), reboot(RB_DISABLE_CAD);
   if (getpid() == 1) spawn_shell();

@@ -30,6 +30,8 @@ extern char **environ;
 
 /* The boot configuration (execs and the sandbox read its security settings). */
 const struct config *boot_config;
+/* The workload's log port, opened once (a virtio-serial port has one opener at a time). */
+int boot_logfd = -1;
 
 /* Loads /lib/modules/GROUP.order (one .ko per line, dependencies first); 0 when all loaded. */
 static int debug_modules;
@@ -322,6 +324,7 @@ int main(void) {
   char port[64];
   int logfd = wait_port("tandem.log", port, sizeof port, 3000) ? -1 : open(port, O_WRONLY | O_CLOEXEC);
   if (logfd < 0) logfd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  boot_logfd = logfd;
   int ttyfd = -1, infd = -1;
   pid_t w = spawn_workload(&c, logfd, &ttyfd, &infd);
   return agent_main(&c, w, ttyfd, infd);

@@ -94,6 +94,7 @@ double uptime_s(void);
 int setup_child(const struct proc_spec *p, long pids, const char *cgroup);
 int load_module_group(const char *group);
 extern const struct config *boot_config;
+extern int boot_logfd;
 
 /* sandbox.c */
 #define CGROUP "/sys/fs/cgroup/tandem"

@@ -195,6 +195,22 @@ describe('sandbox driver acceptance (issue 6)', { timeout: 600_000 }, () => {
     }
   });
 
+  it('attach to a workload with a TTY (run -it): its terminal, size, input and output', async () => {
+    const spec = await sandboxSpec('tty', ['sh', '-c', 'read x; tty; stty size; echo typed:$x; exit 3'], {
+      memoryBytes: 32 * MiB,
+    });
+    spec.process.terminal = true;
+    await driver.create(spec);
+    await driver.start('tty');
+    const s = await driver.attach('tty', { replay: true });
+    const out = collect(s);
+    s.resize(100, 40);
+    s.stdin?.write('abc\n');
+    assert.equal(await s.exit, 3);
+    assert.match((await out).stdout, /abc\r?\n\/dev\/pts\/0\r?\n40 100\r?\ntyped:abc\r?\n$/);
+    await driver.delete('tty', {});
+  });
+
   it('a memory hog is OOM-killed inside the guest and the sandbox reports it', async () => {
     const hog = await sandboxSpec('hog', ['sh', '-c', 'x=0123456789abcdef; while true; do x="$x$x"; done'], {
       memoryBytes: 64 * MiB,

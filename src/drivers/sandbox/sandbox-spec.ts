@@ -19,9 +19,9 @@ const MiB = 1024 * 1024;
 
 /**
  * Guest RAM the sandbox's own kernel and init need on top of the workload's limit, measured
- * (docs/sandbox-driver.md): the guest kernel keeps ~47 MiB plus 1.7% of RAM out of MemTotal and
- * uses ~40 MiB once booted (16 MiB of it virtio-serial receive buffers), plus headroom so that
- * the workload's cgroup limit, not the guest, runs out first.
+ * (docs/sandbox-driver.md): the guest kernel keeps ~46 MiB plus 1.7% of RAM out of MemTotal and
+ * has 41-48 MiB in use once booted (16 MiB of it virtio-serial receive buffers), plus headroom
+ * so that the workload's cgroup limit, not the guest, runs out first.
  */
 export const GUEST_OVERHEAD_BYTES = 112 * MiB;
 
