@@ -2,7 +2,7 @@
  * `tandem isolate` through the daemon and CLI (issue 6 acceptance, real crun and QEMU): one
  * instance goes container → sandbox → vm → container, keeping the files written (and removed)
  * in each phase, its settings (env, memory limit) and its running state; the old level's
- * instance is gone after each move.
+ * instance is gone after each move; a move the target refuses leaves the instance as it was.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -101,5 +101,19 @@ describe('isolate through the daemon (real crun and QEMU)', () => {
       'one guest runs',
     );
     await ok(['rm', '-f', 'iso']);
+  });
+
+  it('a move the target refuses leaves the instance as it was, running', async () => {
+    await ok(['launch', 'busybox', 'small', '--memory', '32MiB', '--', 'sleep', '100000']);
+    await ok(['exec', 'small', '--', 'sh', '-c', 'echo mine > /root/mine']);
+    const r = await cli(['isolate', 'small', '--to', 'vm']);
+    assert.equal(r.code, 2, 'invalid_argument: the vm driver needs 64MiB');
+    assert.match(r.stderr, /at least 64MiB/);
+    const i = await info('small');
+    assert.deepEqual([i.type, i.status], ['container', 'running']);
+    assert.equal(await ok(['exec', 'small', '--', 'cat', '/root/mine']), 'mine\n');
+    assert.deepEqual(readdirSync(join(d.dir, 'containers/exports')), [], 'the export was removed');
+    assert.deepEqual(ids('vms/vms'), [], 'nothing is left of the vm');
+    await ok(['rm', '-f', 'small']);
   });
 });
