@@ -37,7 +37,18 @@ class BenchDaemon {
     const bin = join(import.meta.dirname, '../../bin/tandem');
     this.proc = spawn(
       process.execPath,
-      [bin, 'daemon', '--state-dir', this.stateDir, '--socket', this.socket, '--log-level', 'warn', '--bridge', 'none'],
+      [
+        bin,
+        'daemon',
+        '--state-dir',
+        this.stateDir,
+        '--socket',
+        this.socket,
+        '--log-level',
+        'warn',
+        '--bridge',
+        'none',
+      ],
       {
         stdio: 'ignore',
       },
