@@ -314,6 +314,8 @@ int main(void) {
   if (c.debug) logmsg("root mounted after %.3f s", uptime_s());
   late_mounts(&c);
   share_mounts(&c);
+  net_setup(&c);
+  if (c.debug) logmsg("network up after %.3f s", uptime_s());
   if (!strcmp(c.mode, "system")) {
     if (fork() == 0) _exit(agent_main(&c, 0, -1, -1));
     char *argv[] = {"/sbin/init", NULL};

@@ -3,7 +3,8 @@
  * it would under crun, but inside the guest. PID 1 (the agent) forks a small init ("G") into a
  * new pid namespace; G joins the workload cgroup (memory.max, pids.max), unshares mount, uts,
  * ipc and cgroup namespaces, gives the workload a fresh /proc, a read-only /sys, a minimal
- * /dev with its own devpts, /etc/hosts, and forks the workload ("W") with the container's
+ * /dev with its own devpts, /etc/hosts (PID 1's binds of /etc/hosts and /etc/resolv.conf on a
+ * bridge network, net.c, stay in the copied mount namespace), and forks the workload ("W") with the container's
  * capabilities. G forwards signals to W and exits with W's status, which takes the whole pid
  * namespace (and every exec in it) down. Execs enter G's namespaces and cgroup; their
  * terminals come from the workload's devpts, so `tty` names a device the workload can see.
@@ -49,19 +50,6 @@ static void mkdev(const char *path, int major, int minor) {
   if (mknod(path, S_IFCHR | 0666, makedev(major, minor)) == 0) chmod(path, 0666);
 }
 
-/* Binds a file with `text` over `target` (created when missing); the source is unlinked. */
-static void bind_text(const char *target, const char *text) {
-  const char *tmp = "/dev/.tandem-bind";
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  if (write(fd, text, strlen(text)) < 0) logmsg("writing %s: %s", target, strerror(errno));
-  close(fd);
-  int t = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (t >= 0) close(t);
-  if (t < 0 || mount(tmp, target, NULL, MS_BIND, NULL)) logmsg("binding %s: %s", target, strerror(errno));
-  unlink(tmp);
-}
-
 static void dev_mounts(void) {
   umount2("/dev", MNT_DETACH);
   mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k");
@@ -92,7 +80,7 @@ static void ns_mounts(const struct config *c) {
   mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   dev_mounts();
-  if (*c->hosts && access("/etc", F_OK) == 0) bind_text("/etc/hosts", c->hosts);
+  if (*c->hosts && !*c->hosts_file && access("/etc", F_OK) == 0) bind_text("/etc/hosts", c->hosts);
   if (*c->hostname && access("/etc", F_OK) == 0) {
     char text[300];
     snprintf(text, sizeof text, "%s\n", c->hostname);

@@ -5,6 +5,8 @@
  * (an ext4 virtio disk, grown online to the disk's size, or a 9p share), switch to it, then
  * either run the workload (mode=workload) or exec the image's own /sbin/init with a forked
  * agent beside it (mode=system).
+ * Network (net.c): lo up; with `net=`, eth0's address, the default route, /etc/resolv.conf and
+ * /etc/hosts (bound from a read-only share the host keeps current), before the workload runs.
  * Sandbox (sandbox.c, sandbox=1): the workload runs under a small init of its own in new pid,
  * mount, uts, ipc and cgroup namespaces, with a memory/pids-limited cgroup, a minimal /dev and
  * the container's capabilities; execs join those namespaces. The agent stays outside.
@@ -73,6 +75,11 @@ struct config {
   int nnp;            /* no_new_privs for the workload and execs */
   int ro_root;        /* the workload sees its root read-only (tmpfs on /tmp, /run, /var/tmp) */
   const char *hosts;  /* content of the workload's /etc/hosts ("" : leave the image's) */
+  /* Network (net.c): eth0's address, the default route, name servers, a hosts file to bind. */
+  const char *net;        /* ADDRESS/PREFIX ("": no NIC configured; lo is always up) */
+  const char *gateway;
+  const char *dns;        /* name servers, comma separated */
+  const char *hosts_file; /* a guest path bound over /etc/hosts (a read-only share the host keeps current) */
   struct proc_spec proc;
 };
 
@@ -95,6 +102,11 @@ int setup_child(const struct proc_spec *p, long pids, const char *cgroup);
 int load_module_group(const char *group);
 extern const struct config *boot_config;
 extern int boot_logfd;
+
+/* net.c */
+void net_setup(const struct config *c);
+void bind_text(const char *target, const char *text);
+void bind_file(const char *source, const char *target);
 
 /* sandbox.c */
 #define CGROUP "/sys/fs/cgroup/tandem"

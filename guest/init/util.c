@@ -130,6 +130,10 @@ static void config_line(void *ctx, char *key, char *val) {
   else if (!strcmp(key, "nnp")) c->nnp = atoi(val);
   else if (!strcmp(key, "ro_root")) c->ro_root = atoi(val);
   else if (!strcmp(key, "hosts")) c->hosts = val;
+  else if (!strcmp(key, "net")) c->net = val;
+  else if (!strcmp(key, "gateway")) c->gateway = val;
+  else if (!strcmp(key, "dns")) c->dns = val;
+  else if (!strcmp(key, "hosts_file")) c->hosts_file = val;
 }
 
 /* Parses the boot config; fields keep pointing into `text`. */
@@ -141,6 +145,7 @@ int parse_config(char *text, struct config *c) {
   c->hostname = "";
   c->modules = "";
   c->hosts = "";
+  c->net = c->gateway = c->dns = c->hosts_file = "";
   c->proc.cwd = "/";
   c->proc.user = "0:0";
   each_line(text, config_line, c);

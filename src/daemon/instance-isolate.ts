@@ -7,7 +7,9 @@
  * type and id in one commit, delete the source's copy, and start it again if it ran. Until the
  * commit the source is untouched, so a failure leaves the instance as it was (restarted if it
  * ran); a crash in between leaves a driver instance with an id the store does not know, which
- * the next reconcile deletes.
+ * the next reconcile deletes. An instance on a bridge network keeps its address and published
+ * ports: the old id is detached before the new one attaches (asking for the same address), and
+ * attached again if the move fails.
  */
 import { rm } from 'node:fs/promises';
 import { TandemError, wrapError } from '../base/errors.js';
@@ -51,6 +53,28 @@ function exporterOf(driver: InstanceDriver, inst: Instance): (id: string) => Pro
   return exp;
 }
 
+/**
+ * Detaches the (stopped) old instance from its bridge network, so the new one can lease the same
+ * address and publish the same ports (hostSide asks for the address); the rollback attaches the
+ * old id again with its address, which rebuilds its netns or tap, forwards and hosts entry under
+ * the same names (every host name derives from the id).
+ */
+async function moveAttachment(svc: InstanceService, inst: Instance, rb: Rollback): Promise<void> {
+  const network = svc.deps.network;
+  if (inst.config.network !== 'bridge' || !network) return;
+  await network.detach(inst.id);
+  rb.add('the old network attachment', async () => {
+    await network.attach({
+      id: inst.id,
+      name: inst.name,
+      hostname: inst.config.hostname ?? inst.name,
+      type: inst.type,
+      ports: inst.config.ports,
+      address: inst.addresses[0],
+    });
+  });
+}
+
 /** Moves `inst` to `to` (lock held). */
 async function isolateNow(
   svc: InstanceService,
@@ -67,6 +91,7 @@ async function isolateNow(
   let changes: string | undefined;
   try {
     changes = await exportChanges(inst.id);
+    await moveAttachment(svc, inst, rb);
     const spec = await svc.hostSide(next, driverSpec(next, await svc.resolveImage(inst.config.image)), rb);
     await dst.create({ ...spec, rootfsChanges: changes });
     rb.add(`the new ${to} instance`, () => dst.delete(next.id, { force: true }));
@@ -78,6 +103,7 @@ async function isolateNow(
       pid: undefined,
       accel: undefined,
       exitCode: undefined,
+      addresses: next.addresses,
     });
     rb.commit();
   } catch (err) {

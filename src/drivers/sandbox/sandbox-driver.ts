@@ -7,6 +7,8 @@
  * workload as crun would (sandbox.c): its own pid/mount/uts/ipc/cgroup namespaces, a cgroup with
  * the memory and pids limits, the container's capabilities; execs join it. Guest RAM is the
  * memory limit plus the guest's own overhead; --cpus are vCPUs (a fraction is a quota on QEMU).
+ * On a bridge network the guest has a NIC on the daemon's tap and the workload, which shares the
+ * guest's network namespace, sees the network's hosts file (vm/guest-network.ts).
  *
  * Host layout under `root`: `instances/<id>/` (record, sockets, logs as for a VM, plus the
  * overlay's `upper`, `work` and the `rootfs` mount point), `exports/` (changes for isolate).
@@ -57,6 +59,8 @@ export class SandboxDriver extends GuestDriver {
       'privileged',
       'read-only',
       'rootfs-changes',
+      'network-bridge',
+      'ports',
     ];
   }
 

@@ -16,6 +16,17 @@ import {
 } from './sandbox-spec.js';
 
 const MiB = 1024 * 1024;
+const ATTACHMENT = {
+  network: 'tandem0',
+  bridge: 'tandem0',
+  address: '10.88.0.5',
+  prefixLength: 16,
+  gateway: '10.88.0.1',
+  mac: '0a:58:0a:58:00:05',
+  dns: [],
+  hostsFile: '/run/h/abc',
+  tap: 'tt0123',
+};
 
 function spec(over: Partial<DriverSpec> = {}): DriverSpec {
   return {
@@ -68,10 +79,9 @@ describe('sandbox spec', () => {
     checkSandboxLimits(name, { cpus: 1.5, memoryBytes: 6 * MiB, pids: 1 });
   });
 
-  it('refuses networks, ports, userns and --init system; checks layer paths and volumes', () => {
+  it('refuses host networking, userns and --init system; checks networks, layer paths and volumes', () => {
     const refused: Partial<DriverSpec>[] = [
-      { network: 'bridge' },
-      { ports: [{ hostPort: 80, port: 80, protocol: 'tcp' }] },
+      { network: 'host' },
       { security: { ...defaultSecurity(), userns: 'auto' } },
       { init: 'system' },
     ];
@@ -81,19 +91,27 @@ describe('sandbox spec', () => {
         (e) => isTandemError(e, 'not_supported'),
         JSON.stringify(over),
       );
-    const badLayer = spec({ image: { ...spec().image, layers: ['/a:b'] } });
-    assert.throws(
-      () => checkSandboxSpec(badLayer),
-      (e) => isTandemError(e, 'invalid_argument'),
-    );
-    const badVolume = spec({ volumes: [{ source: 'named', target: '/data', readOnly: false }] });
-    assert.throws(
-      () => checkSandboxSpec(badVolume),
-      (e) => isTandemError(e, 'invalid_argument'),
-    );
+    const invalid: Partial<DriverSpec>[] = [
+      { network: 'bridge' }, // no tap from the daemon
+      { ports: [{ hostPort: 80, port: 80, protocol: 'tcp' }] }, // ports without a bridge
+      { image: { ...spec().image, layers: ['/a:b'] } },
+      { volumes: [{ source: 'named', target: '/data', readOnly: false }] },
+    ];
+    for (const over of invalid)
+      assert.throws(
+        () => checkSandboxSpec(spec(over)),
+        (e) => isTandemError(e, 'invalid_argument'),
+        JSON.stringify(over),
+      );
     checkSandboxSpec(spec());
+    checkSandboxSpec(
+      spec({
+        network: 'bridge',
+        attachment: ATTACHMENT,
+        ports: [{ hostPort: 8080, port: 80, protocol: 'tcp' }],
+      }),
+    );
   });
-
   it("capabilities: Podman's defaults, drops and adds, all with --privileged", () => {
     assert.equal(capabilityMaskOf(spec()).toString(16), '800405fb');
     const none = spec({ security: { ...defaultSecurity(), capDrop: ['ALL'] } });

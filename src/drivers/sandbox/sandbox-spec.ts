@@ -2,17 +2,19 @@
  * What a sandbox spec may ask for, and how it becomes the guest's boot configuration: the
  * rootfs share as the root, the container's process, and the confinement the guest's init
  * applies to the workload (a memory/pids-limited cgroup, capabilities, no_new_privs, a
- * read-only root, /etc/hosts). Guest RAM is the memory limit plus what the guest itself needs,
- * so the limit is what the workload gets, as in a container.
+ * read-only root, /etc/hosts unless the instance is on a bridge network, whose maintained hosts
+ * file the guest shares: vm/guest-network.ts). Guest RAM is the memory limit plus what the
+ * guest itself needs, so the limit is what the workload gets, as in a container.
  */
 import { cpus as hostCpus, totalmem } from 'node:os';
-import { isAbsolute } from 'node:path';
 import { TandemError } from '../../base/errors.js';
 import { formatSize } from '../../base/units.js';
 import type { DriverSpec } from '../../core/driver.js';
 import type { Limits } from '../../core/instance.js';
 import { ALL_CAPABILITIES, capabilitySet } from '../common/capabilities.js';
 import type { GuestConfig } from '../vm/guest-config.js';
+import { checkGuestNetwork } from '../vm/guest-network.js';
+import { checkVolumes, volumeMounts, volumeShares } from '../vm/guest-volumes.js';
 import type { GuestShare } from '../vm/qemu-args.js';
 
 const MiB = 1024 * 1024;
@@ -74,8 +76,7 @@ export function checkSandboxSpec(spec: DriverSpec): void {
   const subject = `instance "${spec.name}"`;
   const no = (what: string) =>
     new TandemError('not_supported', `${subject}: ${what} is not supported for sandboxes yet`);
-  if (spec.network !== 'none') throw no(`network "${spec.network}"`);
-  if (spec.ports.length > 0) throw no('port forwarding');
+  checkGuestNetwork(spec);
   if (spec.security.userns !== 'host') throw no('--userns auto');
   if (spec.init === 'system') throw no('--init system');
   if (spec.process.args.length === 0)
@@ -83,16 +84,9 @@ export function checkSandboxSpec(spec: DriverSpec): void {
   for (const l of spec.image.layers)
     if (/[,:]/.test(l))
       throw new TandemError('invalid_argument', `${subject}: layer path "${l}" contains ',' or ':'`);
-  for (const v of spec.volumes) {
-    if (!isAbsolute(v.source) || !isAbsolute(v.target))
-      throw new TandemError(
-        'invalid_argument',
-        `${subject}: volume "${v.source}:${v.target}" needs absolute paths (the daemon resolves names)`,
-      );
-  }
+  checkVolumes(spec);
   capabilityMaskOf(spec);
 }
-
 /** The capabilities the workload keeps, as a bit mask (every capability the guest kernel knows is available). */
 export function capabilityMaskOf(spec: DriverSpec): bigint {
   let mask = 0n;
@@ -103,10 +97,7 @@ export function capabilityMaskOf(spec: DriverSpec): bigint {
 
 /** The 9p shares of a sandbox: its rootfs (the overlay mount point), then its volumes. */
 export function sandboxShares(spec: DriverSpec, rootfs: string): GuestShare[] {
-  return [
-    { tag: ROOTFS_TAG, path: rootfs },
-    ...spec.volumes.map((v, i) => ({ tag: `vol${i}`, path: v.source, readOnly: v.readOnly })),
-  ];
+  return [{ tag: ROOTFS_TAG, path: rootfs }, ...volumeShares(spec)];
 }
 
 /** The boot configuration of a sandbox's guest. */
@@ -119,7 +110,7 @@ export function sandboxGuestConfig(spec: DriverSpec): GuestConfig {
     hostname,
     pids: spec.limits.pids,
     consoleShell: true,
-    mounts: spec.volumes.map((v, i) => ({ tag: `vol${i}`, target: v.target, readOnly: v.readOnly })),
+    mounts: volumeMounts(spec),
     sandbox: {
       memoryBytes: spec.limits.memoryBytes,
       capabilities: capabilityMaskOf(spec),

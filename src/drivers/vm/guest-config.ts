@@ -37,9 +37,22 @@ export interface GuestConfig {
   mounts?: { tag: string; target: string; readOnly?: boolean }[];
   /** Log boot stage times on the console. */
   debug?: boolean;
+  /** A bridge network: eth0's address, the default route and name servers (guest/init/net.c). */
+  net?: GuestNetwork;
+  /** A guest path bound over /etc/hosts (in a read-only share the host keeps current). */
+  hostsFile?: string;
   /** Sandbox: the workload runs in its own namespaces with the settings below (guest/init/sandbox.c). */
   sandbox?: SandboxSettings;
   process?: GuestProcess;
+}
+
+/** The guest's interface on a bridge network (the address the daemon leased). */
+export interface GuestNetwork {
+  address: string;
+  prefixLength: number;
+  gateway: string;
+  /** Name servers for /etc/resolv.conf; none: the image's file stays. */
+  dns: string[];
 }
 
 /** How a sandbox's guest confines its workload (and the execs that join it). */
@@ -81,6 +94,11 @@ export function encodeConfig(c: GuestConfig): string {
   out += line('pids', c.pids) + line('console_shell', c.consoleShell) + line('debug', c.debug);
   out += line('modules', c.modules?.join(','));
   for (const m of c.mounts ?? []) out += line('mount', `${m.tag}:${m.target}${m.readOnly ? ':ro' : ''}`);
+  if (c.net) {
+    out += line('net', `${c.net.address}/${c.net.prefixLength}`) + line('gateway', c.net.gateway);
+    out += line('dns', c.net.dns.join(','));
+  }
+  out += line('hosts_file', c.hostsFile);
   const sb = c.sandbox;
   if (sb) {
     out += line('sandbox', true) + line('memory', sb.memoryBytes) + line('nnp', sb.noNewPrivileges);

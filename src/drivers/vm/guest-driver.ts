@@ -2,7 +2,8 @@
  * What VMs and sandboxes share: one detached QEMU per instance (microvm, our kernel and
  * initramfs), controlled over QMP, with the guest agent for exec, signals and stats. Subclasses
  * say how an instance's host state is made (a VM's qcow2 disk; a sandbox's overlay dirs) and
- * how its guest boots (`bootPlan`); everything else lives here. Everything is under `root`
+ * how its guest boots (`bootPlan`); everything else lives here, the NIC on the daemon's tap and
+ * the shared hosts file of an instance on a bridge network included (guest-network.ts). Everything is under `root`
  * (records, disks, sockets, logs); list() sees only it.
  *
  * Lifecycle mapping: start boots and resolves once the agent answers; pause/resume are QMP
@@ -36,6 +37,7 @@ import type { Limits } from '../../core/instance.js';
 import { type Action, checkAction } from '../../core/lifecycle.js';
 import { signalNumber } from './agent-client.js';
 import { type GuestAssets, loadGuestAssets } from './guest-assets.js';
+import { withNetwork } from './guest-network.js';
 import { readLog } from './log-file.js';
 import { type AccelChoice, type AccelVerdict, detectAccel } from './qemu-accel.js';
 import { GUEST_FILES, type MachineType, QEMU_BINARY_NAME } from './qemu-args.js';
@@ -61,7 +63,10 @@ export interface GuestDriverOptions {
 }
 
 /** What one boot of an instance needs beyond its record (see launchGuest). */
-export type BootPlan = Pick<BootOptions, 'config' | 'disks' | 'shares' | 'overlay' | 'memoryBytes'>;
+export type BootPlan = Pick<
+  BootOptions,
+  'config' | 'disks' | 'shares' | 'overlay' | 'memoryBytes' | 'nics' | 'binds'
+>;
 
 /** The InstanceDriver machinery of QEMU guests; VmDriver and SandboxDriver fill in the hooks. */
 export abstract class GuestDriver implements InstanceDriver {
@@ -146,7 +151,7 @@ export abstract class GuestDriver implements InstanceDriver {
       const [assets, accel] = [await this.guestAssets(), await this.accelVerdict()];
       this.runs.hold(id);
       try {
-        const plan = await this.bootPlan(rec, dir);
+        const plan = await withNetwork(await this.bootPlan(rec, dir), rec.spec, dir);
         const run = await launchGuest(rec, {
           ...plan,
           root: this.opts.root,

@@ -2,8 +2,8 @@
  * The QEMU command line of a Tandem guest, shared by VMs and sandboxes. One directory per guest
  * holds its sockets and logs (names in GUEST_FILES). Devices: a serial console (socket for
  * interactive attach, mirrored to a log file), virtio-serial ports for the agent (socket), the
- * workload's output and its exit status (files), virtio-blk disks and 9p shares. microvm uses
- * virtio-mmio devices; q35 the PCI variants.
+ * workload's output and its exit status (files), virtio-blk disks, 9p shares and virtio-net NICs
+ * on host taps. microvm uses virtio-mmio devices; q35 the PCI variants.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +38,14 @@ export interface GuestShare {
   tag: string;
   path: string;
   readOnly?: boolean;
+  /** The share holds mount points of other filesystems: remap their inode numbers (no clashes). */
+  multidevs?: boolean;
+}
+
+/** A virtio NIC on a host tap the daemon made (script=no: QEMU only opens it). */
+export interface GuestNic {
+  tap: string;
+  mac: string;
 }
 
 export interface QemuLaunchSpec {
@@ -54,6 +62,7 @@ export interface QemuLaunchSpec {
   cmdline: string;
   disks: GuestDisk[];
   shares: GuestShare[];
+  nics?: GuestNic[];
 }
 
 /** The host CPU's frequency in kHz (microvm under TCG hangs without tsc_early_khz, RECIPES.md). */
@@ -127,9 +136,15 @@ export function qemuArgs(s: QemuLaunchSpec): string[] {
     args.push('-device', `${dev('virtio-blk')},drive=${d.id}`);
   }
   s.shares.forEach((sh, i) => {
-    const ro = sh.readOnly ? ',readonly=on' : '';
+    const ro = (sh.readOnly ? ',readonly=on' : '') + (sh.multidevs ? ',multidevs=remap' : '');
     args.push('-fsdev', `local,id=fs${i},path=${qemuPath(sh.path)},security_model=none${ro}`);
     args.push('-device', `${dev('virtio-9p')},fsdev=fs${i},mount_tag=${sh.tag}`);
+  });
+  (s.nics ?? []).forEach((n, i) => {
+    args.push('-netdev', `tap,id=n${i},ifname=${n.tap},script=no,downscript=no`);
+    // romfile= : no option ROM to load for the PCI variant (nothing in the guest boots from it)
+    const rom = s.machine === 'microvm' ? '' : ',romfile=';
+    args.push('-device', `${dev('virtio-net')},netdev=n${i},mac=${n.mac}${rom}`);
   });
   return args;
 }

@@ -2,8 +2,8 @@
  * Starting and watching detached QEMU processes. QEMU daemonizes itself (`-daemonize`): the
  * parent exits once the sockets listen, so start-up errors arrive on its stderr and the VM
  * survives the daemon. A `sh` wrapper first moves itself into the given cgroups (QEMU and all
- * its threads inherit them), then execs QEMU (for a sandbox through `unshare -m`, after mounting
- * its rootfs overlay in that private mount namespace). A pid is trusted only while /proc/PID/cmdline
+ * its threads inherit them), then execs QEMU (through `unshare -m` after mounting a sandbox's
+ * rootfs overlay, or binding a guest's hosts file, in that private mount namespace). A pid is trusted only while /proc/PID/cmdline
  * still names the guest's QMP socket (pids are reused).
  */
 import { spawn } from 'node:child_process';
@@ -29,14 +29,42 @@ export interface QemuOverlay {
   target: string;
 }
 
-/** The shell that runs QEMU: joins the cgroups, then (with an overlay) a new mount namespace. */
-export function launchScript(binary: string, cgroupProcs: string[], overlay?: QemuOverlay): string[] {
+/**
+ * A host file QEMU sees at `target` too (e.g. an instance's hosts file inside the directory it
+ * shares with the guest): a bind mount in QEMU's own mount namespace, like the overlay.
+ */
+export interface QemuBind {
+  source: string;
+  /** An existing file. */
+  target: string;
+}
+
+/**
+ * The shell that runs QEMU: joins the cgroups, then (with an overlay or binds) a new mount
+ * namespace where they are mounted. Returns the script and the arguments before QEMU's.
+ */
+export function launchScript(
+  binary: string,
+  cgroupProcs: string[],
+  overlay?: QemuOverlay,
+  binds: readonly QemuBind[] = [],
+): string[] {
   const joins = cgroupProcs.map((f) => `echo $$ > ${shellQuote(f)} 2>/dev/null;`).join(' ');
-  if (!overlay) return [`${joins} exec ${shellQuote(binary)} "$@"`];
-  const opts = `lowerdir=${overlay.lower.join(':')},upperdir=${overlay.upper},workdir=${overlay.work}`;
-  const inner = `mount -t overlay overlay -o "$1" "$2" || exit 1; shift 2; exec ${shellQuote(binary)} "$@"`;
+  if (!overlay && binds.length === 0) return [`${joins} exec ${shellQuote(binary)} "$@"`];
+  const steps: string[] = [];
+  const pre: string[] = [];
+  if (overlay) {
+    steps.push('mount -t overlay overlay -o "$1" "$2" || exit 1; shift 2;');
+    pre.push(`lowerdir=${overlay.lower.join(':')},upperdir=${overlay.upper},workdir=${overlay.work}`);
+    pre.push(overlay.target);
+  }
+  for (const b of binds) {
+    steps.push('mount --bind "$1" "$2" || exit 1; shift 2;');
+    pre.push(b.source, b.target);
+  }
+  const inner = `${steps.join(' ')} exec ${shellQuote(binary)} "$@"`;
   const script = `${joins} exec unshare -m --propagation slave -- sh -c ${shellQuote(inner)} sh "$@"`;
-  return [script, opts, overlay.target];
+  return [script, ...pre];
 }
 
 /** Starts QEMU detached with `args` (which include -daemonize and -pidfile); resolves with its pid. */
@@ -46,11 +74,13 @@ export async function launchQemu(opts: {
   cgroupProcs?: string[];
   binary?: string;
   overlay?: QemuOverlay;
+  binds?: QemuBind[];
 }): Promise<number> {
   const [script, ...pre] = launchScript(
     opts.binary ?? QEMU_BINARY_NAME,
     opts.cgroupProcs ?? [],
     opts.overlay,
+    opts.binds,
   );
   const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
     const child = spawn('sh', ['-c', script as string, 'sh', ...pre, ...opts.args], {

@@ -2,7 +2,8 @@
  * The VM driver: a GuestDriver (one detached QEMU per instance, QMP, the guest agent) whose
  * instances boot from a qcow2 overlay over the image's base disk (an ext4 made from the image's
  * layers). The guest's init runs the workload from that disk, or the image's own init with
- * `--init system`. Rootfs changes move in and out of the disk for `isolate`: in, by building the
+ * `--init system`. Volumes are 9p shares (guest-volumes.ts); on a bridge network the guest has a
+ * NIC on the daemon's tap (guest-network.ts). Rootfs changes move in and out of the disk for `isolate`: in, by building the
  * instance's disk from the layers plus the changes; out, by comparing the disk with the image.
  */
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { nowIso } from '../../base/time.js';
 import type { DriverSpec, ResourceUsage } from '../../core/driver.js';
 import type { Limits } from '../../core/instance.js';
 import { type BootPlan, GuestDriver, type GuestDriverOptions, requireTool } from './guest-driver.js';
+import { requireVolumeDirs, volumeShares } from './guest-volumes.js';
 import { processCpuSeconds, processRssBytes } from './qemu-process.js';
 import { createVmDisk, growDisk, removeUnusedBaseDisks } from './vm-create.js';
 import { exportDiskChanges } from './vm-export.js';
@@ -39,6 +41,9 @@ export class VmDriver extends GuestDriver {
       'pause',
       'logs',
       'rootfs-changes',
+      'network-bridge',
+      'ports',
+      'volumes',
     ];
   }
 
@@ -54,12 +59,13 @@ export class VmDriver extends GuestDriver {
     validateLimits(name, limits);
   }
 
-  protected createHost(spec: DriverSpec): Promise<void> {
-    return createVmDisk(this.records, spec);
+  protected async createHost(spec: DriverSpec): Promise<void> {
+    await requireVolumeDirs(spec);
+    await createVmDisk(this.records, spec);
   }
 
   protected async bootPlan(rec: VmRecord): Promise<BootPlan> {
-    return { config: guestConfigFor(rec.spec) };
+    return { config: guestConfigFor(rec.spec), shares: volumeShares(rec.spec) };
   }
 
   protected override async applyStoppedLimits(rec: VmRecord, limits: Limits): Promise<void> {

@@ -10,17 +10,26 @@ import { nowIso } from '../../base/time.js';
 import type { DriverSpec } from '../../core/driver.js';
 import type { GuestAssets } from './guest-assets.js';
 import { type GuestConfig, writeInitrd } from './guest-config.js';
+import { volumeMounts } from './guest-volumes.js';
 import { capLog, clearLog } from './log-file.js';
 import {
   type Accel,
   GUEST_FILES,
   type GuestDisk,
+  type GuestNic,
   type GuestShare,
   kernelCmdline,
   type MachineType,
   qemuArgs,
 } from './qemu-args.js';
-import { isGuestQemu, killQemu, launchQemu, type QemuOverlay, waitQemuGone } from './qemu-process.js';
+import {
+  isGuestQemu,
+  killQemu,
+  launchQemu,
+  type QemuBind,
+  type QemuOverlay,
+  waitQemuGone,
+} from './qemu-process.js';
 import { QmpClient } from './qmp-client.js';
 import { createVmCgroups, removeVmCgroups } from './vm-cgroup.js';
 import type { VmRecord, VmRun } from './vm-record.js';
@@ -39,6 +48,7 @@ export function guestConfigFor(spec: DriverSpec): GuestConfig {
     hostname: spec.hostname,
     pids: spec.limits.pids,
     consoleShell: spec.init !== 'system',
+    mounts: volumeMounts(spec),
     process: { args: p.args, env: p.env, cwd: p.cwd, user: p.user, tty: p.terminal, stdin: p.stdin },
   };
 }
@@ -56,6 +66,10 @@ export interface BootOptions {
   shares?: GuestShare[];
   /** An overlay mounted (in QEMU's own mount namespace) before QEMU starts: a sandbox's rootfs. */
   overlay?: QemuOverlay;
+  /** Files bound (in that namespace too) before QEMU starts: a guest's hosts file. */
+  binds?: QemuBind[];
+  /** NICs on the daemon's taps (default none). */
+  nics?: GuestNic[];
   /** Guest RAM (default: the memory limit, else DEFAULT_MEMORY_BYTES). */
   memoryBytes?: number;
 }
@@ -83,10 +97,17 @@ export async function launchGuest(rec: VmRecord, o: BootOptions): Promise<VmRun>
     cmdline: kernelCmdline(),
     disks: o.disks ?? [{ id: 'root', path: join(o.dir, 'disk.qcow2'), format: 'qcow2' }],
     shares: o.shares ?? [],
+    nics: o.nics ?? [],
   });
   try {
     const logOffset = (await stat(join(o.dir, GUEST_FILES.workloadLog)).catch(() => undefined))?.size ?? 0;
-    const pid = await launchQemu({ args, dir: o.dir, cgroupProcs: cg.procs, overlay: o.overlay });
+    const pid = await launchQemu({
+      args,
+      dir: o.dir,
+      cgroupProcs: cg.procs,
+      overlay: o.overlay,
+      binds: o.binds,
+    });
     return { pid, startedAt: nowIso(), accel: o.accel, machine: o.machine, cgroupDirs: cg.dirs, logOffset };
   } catch (err) {
     await removeVmCgroups(cg.dirs);

@@ -4,6 +4,8 @@ import { TandemError } from '../../base/errors.js';
 import { formatSize } from '../../base/units.js';
 import type { DriverSpec } from '../../core/driver.js';
 import type { Limits } from '../../core/instance.js';
+import { checkGuestNetwork } from './guest-network.js';
+import { checkVolumes } from './guest-volumes.js';
 
 /** Rejects limits a VM cannot have: invalid_argument, or insufficient_resources beyond the host. */
 export function validateLimits(name: string, l: Limits): void {
@@ -28,16 +30,18 @@ export function validateLimits(name: string, l: Limits): void {
     throw bad('invalid_argument', 'pids must be a positive integer');
 }
 
-/** Settings a VM cannot honour yet are refused with not_supported, never ignored (DESIGN.md). */
+/**
+ * Settings a VM cannot honour are refused with not_supported, never ignored (DESIGN.md); a
+ * bridge network, published ports and volumes are checked for what a guest needs.
+ */
 export function refuseUnsupported(spec: DriverSpec): void {
   const no = (what: string) =>
     new TandemError(
       'not_supported',
       `instance "${spec.name}": ${what} is not supported for vm instances yet`,
     );
-  if (spec.network !== 'none') throw no(`network "${spec.network}"`);
-  if (spec.ports.length > 0) throw no('port forwarding');
-  if (spec.volumes.length > 0) throw no('volumes');
+  checkGuestNetwork(spec);
+  checkVolumes(spec);
   const sec = spec.security;
   if (sec.capAdd.length > 0 || sec.capDrop.length > 0 || sec.privileged || sec.userns !== 'host') {
     throw no('capabilities, privileged mode and user namespaces (a vm has its own kernel)');
