@@ -125,7 +125,7 @@ describe('container lifecycle on the host', { timeout: 180_000 }, () => {
         'invalid_argument',
       ],
       ['f3', { limits: { memoryBytes: 1024 } }, 'invalid_argument'],
-      ['f4', { ports: [{ hostPort: 8080, port: 80, protocol: 'tcp' }] }, 'not_supported'],
+      ['f4', { ports: [{ hostPort: 8080, port: 80, protocol: 'tcp' }] }, 'invalid_argument'],
       [
         'f5',
         { image: { ...busyboxSpec('x', [], layer).image, layers: ['/nonexistent-layer'] } },

@@ -166,27 +166,36 @@ async function attachOutput(client: Client, name: string): Promise<number> {
       return await fromLogs(client, name);
     }
     let rest: Buffer = Buffer.alloc(0);
+    let printed = false;
     for await (const chunk of res) {
       const { frames, rest: left } = decodeStreamFrames(Buffer.concat([rest, chunk as Buffer]));
       rest = left;
       for (const f of frames) {
         if (f.channel === CHANNEL.stdout) process.stdout.write(f.payload);
         else if (f.channel === CHANNEL.stderr) process.stderr.write(f.payload);
-        else if (f.channel === CHANNEL.control)
-          return (JSON.parse(f.payload.toString()) as { exit: number }).exit;
+        else if (f.channel === CHANNEL.control) {
+          const code = (JSON.parse(f.payload.toString()) as { exit: number }).exit;
+          // A workload that ended as the attach began may not have been replayed: its log has it.
+          if (!printed) await printLogs(client, name);
+          return code;
+        }
+        printed = true;
       }
     }
-    return await fromLogs(client, name, false);
+    return await fromLogs(client, name, !printed);
   } finally {
     for (const sig of FORWARDED) process.off(sig, forward);
   }
 }
 
+/** Prints the logs, following them until the workload ends when `follow` is set. */
+async function printLogs(client: Client, name: string, follow = false): Promise<void> {
+  for await (const chunk of await client.logs(name, { follow })) process.stdout.write(chunk as Buffer);
+}
+
 /** Prints the logs (following them unless `print` is false) and resolves with the status once stopped. */
 async function fromLogs(client: Client, name: string, print = true): Promise<number> {
-  if (print)
-    for await (const chunk of await client.logs(name, { follow: true }))
-      process.stdout.write(chunk as Buffer);
+  if (print) await printLogs(client, name, true);
   for (;;) {
     const i = await client.get(name);
     if (i.status === 'stopped' || i.status === 'error') return i.exitCode ?? 1;
