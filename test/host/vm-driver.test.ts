@@ -413,7 +413,7 @@ describe('vm driver: stop, kill, rm and failed creates', { timeout: 600_000 }, (
       isTandemError(e, 'insufficient_resources'),
     );
     const net = { ...vmSpec('bad4', good, ['true']), network: 'bridge' as const };
-    await assert.rejects(driver.create(net), (e) => isTandemError(e, 'not_supported'));
+    await assert.rejects(driver.create(net), (e) => isTandemError(e, 'invalid_argument'));
     assert.deepEqual(await driver.list(), []);
     assert.deepEqual(await readdir(join(root, 'vms')).catch(() => []), []);
     assert.deepEqual(await readdir(join(root, 'images')).catch(() => []), []);
