@@ -27,10 +27,9 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
   let fh = await openIfExists(path);
   try {
     const size = fh ? (await fh.stat()).size : 0;
-    const head = Buffer.concat([
-      (await readIfExists(`${path}.1`)) ?? Buffer.alloc(0),
-      await readRange(fh, 0, size),
-    ]);
+    // a rotation between the open and here makes `path.1` the open file: not read twice
+    const older = fh ? await olderThan(path, fh) : await readIfExists(`${path}.1`);
+    const head = Buffer.concat([older ?? Buffer.alloc(0), await readRange(fh, 0, size)]);
     const first = opts.tail === undefined ? head : lastLines(head, opts.tail);
     if (first.length > 0) yield first;
     if (!opts.follow) return;
@@ -45,7 +44,11 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
         continue;
       }
       if (await rotated(path, fh)) {
-        const missed = await rotatedTwice(path, fh);
+        // the writer renames the file only after its last write to it: what it appended since
+        // the read above is there now, and must come before anything of the new file
+        const rest = await readRange(fh, pos);
+        if (rest.length > 0) yield rest;
+        const missed = await olderThan(path, fh);
         await fh?.close();
         if (missed) yield missed;
         fh = await openIfExists(path);
@@ -113,8 +116,11 @@ async function rotated(path: string, fh: FileHandle | undefined): Promise<boolea
   return now.ino !== (await fh.stat()).ino;
 }
 
-/** When `path.1` is not the file we had open, the writer rotated twice: its content, else undefined. */
-async function rotatedTwice(path: string, fh: FileHandle | undefined): Promise<Buffer | undefined> {
+/**
+ * `path.1` when it is not the open file, else undefined: while following, a `path.1` other than
+ * the file we had open means the writer rotated twice, and it holds output we have not seen.
+ */
+async function olderThan(path: string, fh: FileHandle | undefined): Promise<Buffer | undefined> {
   const older = await stat(`${path}.1`).catch(() => undefined);
   if (!older || !fh || older.ino === (await fh.stat()).ino) return undefined;
   return readIfExists(`${path}.1`);
