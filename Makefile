@@ -15,6 +15,7 @@ deps:
 
 build:
 	@npx tsc -p tsconfig.json
+	@scripts/build-cli.sh
 	@scripts/build-helpers.sh
 	@scripts/build-ui.sh
 

@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 STATE_DIR=${1:-$PWD/.tandem}
 SOCKET=${2:-$STATE_DIR/tandem.sock}
 export TANDEM_SOCKET=$SOCKET
-tandem() { node bin/tandem "$@"; }
+tandem() { bin/tandem "$@"; }
 
-node bin/tandem daemon --state-dir "$STATE_DIR" --socket "$SOCKET" &
+node bin/tandem.mjs daemon --state-dir "$STATE_DIR" --socket "$SOCKET" &
 daemon=$!
 trap 'kill -TERM $daemon 2>/dev/null; wait $daemon' INT TERM
 for _ in $(seq 1 300); do
@@ -23,7 +23,7 @@ if ! tandem info demo >/dev/null 2>&1; then
   tandem launch busybox demo --memory 64MiB --cpus 0.5 -- \
     sh -c 'while true; do echo "demo container: $(date)"; sleep 5; done'
 fi
-if tandem --version >/dev/null && node bin/tandem ls >/dev/null; then
+if tandem --version >/dev/null && bin/tandem ls >/dev/null; then
   if curl -s --unix-socket "$SOCKET" http://tandem/v1 | grep -q '"type":"vm","available":true'; then
     tandem info demo-vm >/dev/null 2>&1 || tandem launch busybox demo-vm --vm --memory 256MiB -- \
       sh -c 'while true; do echo "demo vm: $(uname -r)"; sleep 5; done'

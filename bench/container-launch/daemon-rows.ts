@@ -34,7 +34,7 @@ class BenchDaemon {
 
   async up(env: Env): Promise<void> {
     if (this.users++ > 0) return;
-    const bin = join(import.meta.dirname, '../../bin/tandem');
+    const bin = join(import.meta.dirname, '../../bin/tandem.mjs');
     this.proc = spawn(
       process.execPath,
       [
@@ -96,6 +96,20 @@ class BenchDaemon {
   }
 }
 
+const TANDEM = join(import.meta.dirname, '../../bin/tandem');
+
+function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const p = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (b: Buffer) => {
+      stderr += b;
+    });
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
 let shared: BenchDaemon | undefined;
 const daemonOf = (env: Env) => (shared ??= new BenchDaemon(env));
 
@@ -137,7 +151,8 @@ export function cliRow(env: Env): BenchRow {
     name: 'tandem run --rm (CLI)',
     setup: () => d.up(env),
     async run() {
-      const r = await runCli(['run', '--rm', 'bench-busybox', '--', '/bin/true'], { env: d.env });
+      // bin/tandem itself (the sh wrapper a user runs), in the benchmark's own environment
+      const r = await runCommand(TANDEM, ['run', '--rm', 'bench-busybox', '--', '/bin/true'], d.env);
       if (r.code !== 0) throw new Error(`tandem run: ${r.code} ${r.stderr}`);
     },
     teardown: () => d.down(),

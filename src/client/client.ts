@@ -5,7 +5,6 @@
  * CLI maps them to exit codes without knowing HTTP. Operations are waited on by default.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { ErrorBody, Operation } from '../api/common.js';
 import type { Image, ImportImageRequest } from '../api/images.js';
 import type {
@@ -28,6 +27,11 @@ export interface ClientOptions {
   token?: string;
 }
 
+/** node:https (and TLS with it) is loaded only for https URLs: it costs every CLI start ms otherwise. */
+async function requestFor(https: boolean): Promise<typeof httpRequest> {
+  return https ? (await import('node:https')).request : httpRequest;
+}
+
 /** Where the client connects, from the environment (DESIGN.md). */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ClientOptions {
   if (env.TANDEM_URL) return { url: env.TANDEM_URL, token: env.TANDEM_TOKEN };
@@ -38,12 +42,14 @@ export class Client {
   constructor(readonly opts: ClientOptions = optionsFromEnv()) {}
 
   /** Starts a raw request; the caller reads the response stream. */
-  raw(
+  async raw(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<IncomingMessage> {
+    const target = this.target(path);
+    const request = await requestFor(target.https);
     return new Promise((resolve, reject) => {
       const h: Record<string, string> = { ...headers };
       let payload: Buffer | undefined;
@@ -53,11 +59,7 @@ export class Client {
       } else if (body instanceof Buffer) payload = body;
       if (payload) h['content-length'] = String(payload.length);
       if (this.opts.token) h.authorization = `Bearer ${this.opts.token}`;
-      const target = this.target(path);
-      const req = (target.https ? httpsRequest : httpRequest)(
-        { ...target.options, method, headers: h },
-        resolve,
-      );
+      const req = request({ ...target.options, method, headers: h }, resolve);
       req.on('error', (err: NodeJS.ErrnoException) => reject(this.connectError(err)));
       req.end(payload);
     });
@@ -65,17 +67,15 @@ export class Client {
 
   /** Uploads an image archive; resolves with the import operation. */
   async uploadImage(name: string, body: NodeJS.ReadableStream, length: number): Promise<Operation> {
+    const target = this.target(`/v1/images/upload?name=${enc(name)}`);
+    const request = await requestFor(target.https);
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const headers: Record<string, string> = {
         'content-type': 'application/octet-stream',
         'content-length': String(length),
       };
       if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
-      const target = this.target(`/v1/images/upload?name=${enc(name)}`);
-      const req = (target.https ? httpsRequest : httpRequest)(
-        { ...target.options, method: 'POST', headers },
-        resolve,
-      );
+      const req = request({ ...target.options, method: 'POST', headers }, resolve);
       req.on('error', (err: NodeJS.ErrnoException) => reject(this.connectError(err)));
       body.pipe(req);
     });

@@ -12,7 +12,8 @@ import { join, resolve } from 'node:path';
 import { removeDriverHostState } from '../../src/drivers/container/container-driver.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const BIN = join(ROOT, 'bin/tandem');
+/** The CLI's JS entry, for `node BIN ...` (bin/tandem is the sh wrapper a user runs). */
+export const BIN = join(ROOT, 'bin/tandem.mjs');
 
 export interface CliResult {
   code: number;

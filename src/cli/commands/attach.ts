@@ -1,5 +1,4 @@
 /** Verbs that stream: run (foreground), exec, logs, console. */
-import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { CHANNEL, decodeStreamFrames } from '../../api/exec-frames.js';
 import { isTandemError, TandemError } from '../../base/errors.js';
@@ -23,7 +22,12 @@ export function registerAttachCommands(program: Command, ctx: Ctx): void {
       name: string | undefined,
       f: InstanceFlags & { interactive?: boolean; tty?: boolean; detach?: boolean },
     ) => {
-      const instance = name ?? `run-${randomBytes(4).toString('hex')}`;
+      // not node:crypto, whose load costs every start; a clash is refused as already_exists
+      const instance =
+        name ??
+        `run-${Math.floor(Math.random() * 2 ** 32)
+          .toString(16)
+          .padStart(8, '0')}`;
       const req = createRequest(image, instance, f, ctx.trailing);
       const client = ctx.client();
       if (f.detach) {
