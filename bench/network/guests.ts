@@ -112,8 +112,8 @@ async function tcpRows(fx: NetFixture): Promise<string[]> {
     ['container → VM', () => transfer(fx, 'vm', 5021, 'ctr')],
     ['VM → container', () => transfer(fx, 'ctr', 5022, 'vm')],
     ['container → sandbox', () => transfer(fx, 'sb', 5023, 'ctr')],
-    ['no network: dd | wc -c inside the container', () => pipeline(fx, 'ctr')],
-    ['no network: dd | wc -c inside the VM', () => pipeline(fx, 'vm')],
+    ['no network: dd into wc -c inside the container', () => pipeline(fx, 'ctr')],
+    ['no network: dd into wc -c inside the VM', () => pipeline(fx, 'vm')],
   ];
   const rows = [
     `| TCP over the bridge, ${MIB} MiB through busybox nc | median MiB/s | runs |`,
