@@ -23,13 +23,11 @@ if ! tandem info demo >/dev/null 2>&1; then
   tandem launch busybox demo --memory 64MiB --cpus 0.5 -- \
     sh -c 'while true; do echo "demo container: $(date)"; sleep 5; done'
 fi
-if tandem --version >/dev/null && bin/tandem ls >/dev/null; then
-  if curl -s --unix-socket "$SOCKET" http://tandem/v1 | grep -q '"type":"vm","available":true'; then
-    tandem info demo-vm >/dev/null 2>&1 || tandem launch busybox demo-vm --vm --memory 256MiB -- \
-      sh -c 'while true; do echo "demo vm: $(uname -r)"; sleep 5; done'
-  else
-    echo "(the VM driver cannot run here: no demo VM; see 'curl --unix-socket $SOCKET http://tandem/v1')"
-  fi
+if curl -s --unix-socket "$SOCKET" http://tandem/v1 | grep -q '"type":"vm","available":true'; then
+  tandem info demo-vm >/dev/null 2>&1 || tandem launch busybox demo-vm --vm --memory 256MiB -- \
+    sh -c 'while true; do echo "demo vm: $(uname -r)"; sleep 5; done'
+else
+  echo "(the VM driver cannot run here: no demo VM; see 'curl --unix-socket $SOCKET http://tandem/v1')"
 fi
 echo
 tandem ls
