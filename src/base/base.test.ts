@@ -52,6 +52,8 @@ describe('base', () => {
     const e = wrapError(wrapError(new Error('disk full'), 'writing bundle'), 'creating instance "web"');
     assert.equal(e.message, 'creating instance "web": writing bundle: disk full');
     assert.equal(e.kind, 'internal');
+    const twice = wrapError(wrapError(e, 'creating instance "web"'), 'creating instance "web"');
+    assert.equal(twice.message, e.message, 'the same context is not repeated');
     assert.equal(normalizeSignal('TERM'), 'SIGTERM');
     assert.equal(normalizeSignal('sigint'), 'SIGINT');
     assert.equal(normalizeSignal('9'), 'SIGKILL');

@@ -35,8 +35,11 @@ export function isTandemError(err: unknown, kind?: ErrorKind): err is TandemErro
 
 /** Returns a TandemError that prefixes `context` to the message; keeps the kind (internal for foreign errors). */
 export function wrapError(err: unknown, context: string): TandemError {
-  if (err instanceof TandemError)
+  if (err instanceof TandemError) {
+    // each layer may say what it was doing; the same words are not repeated
+    if (err.message.startsWith(`${context}: `)) return err;
     return new TandemError(err.kind, `${context}: ${err.message}`, { cause: err });
+  }
   const msg = err instanceof Error ? err.message : String(err);
   return new TandemError('internal', `${context}: ${msg}`, { cause: err });
 }

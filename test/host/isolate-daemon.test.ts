@@ -107,8 +107,8 @@ describe('isolate through the daemon (real crun and QEMU)', () => {
     await ok(['launch', 'busybox', 'small', '--memory', '32MiB', '--', 'sleep', '100000']);
     await ok(['exec', 'small', '--', 'sh', '-c', 'echo mine > /root/mine']);
     const r = await cli(['isolate', 'small', '--to', 'vm']);
-    assert.equal(r.code, 2, 'invalid_argument: the vm driver needs 64MiB');
-    assert.match(r.stderr, /at least 64MiB/);
+    assert.equal(r.code, 2, 'invalid_argument: the vm driver needs 128MiB');
+    assert.match(r.stderr, /at least 128MiB/);
     const i = await info('small');
     assert.deepEqual([i.type, i.status], ['container', 'running']);
     assert.equal(await ok(['exec', 'small', '--', 'cat', '/root/mine']), 'mine\n');

@@ -117,8 +117,8 @@ describe('VMs and sandboxes on the bridge with containers', { timeout: 420_000 }
     const address = await addr('small');
     const before = await snapshot();
     const r = await fx.daemon.cli(['isolate', 'small', '--to', 'vm']);
-    assert.equal(r.code, 2, 'invalid_argument: a vm needs at least 64MiB');
-    assert.match(r.stderr, /64MiB/);
+    assert.equal(r.code, 2, 'invalid_argument: a vm needs at least 128MiB');
+    assert.match(r.stderr, /128MiB/);
     const i = await info('small');
     assert.equal(i.type, 'container');
     assert.equal(i.status, 'running');
