@@ -272,6 +272,7 @@ static pid_t spawn_workload(struct config *c, int logfd, int *ttyfd, int *infd) 
     dup2(in, 0);
     dup2(slave ? in : logfd, 1);
     dup2(slave ? in : logfd, 2);
+    ensure_dir(c->proc.cwd);
     setup_child(&c->proc, c->pids, CGROUP "/cgroup.procs");
   }
   if (pipefd[0] >= 0) close(pipefd[0]);

@@ -168,6 +168,7 @@ static void sandbox_init(const struct config *c, int in, int out, int sock) {
       dup2(t, 0), dup2(t, 1), dup2(t, 2);
       close(t);
     }
+    ensure_dir(c->proc.cwd);
     setup_child(&c->proc, 0, NULL);
   }
   if (w < 0) _exit(126);

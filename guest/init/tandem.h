@@ -87,6 +87,7 @@ struct config {
 void logmsg(const char *fmt, ...);
 char *read_file(const char *path, size_t *len);
 int write_file(const char *path, const char *text);
+void ensure_dir(const char *dir);
 char *unescape(char *s);
 int parse_spec_line(struct proc_spec *p, char *key, char *val);
 int parse_config(char *text, struct config *c);

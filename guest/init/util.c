@@ -3,10 +3,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tandem.h"
@@ -260,4 +262,21 @@ double uptime_s(void) {
   double t = v ? atof(v) : 0;
   free(v);
   return t;
+}
+
+/* Creates `dir` and its missing parents (mode 0755), as crun does for a container's working
+ * directory: the workload's --workdir need not exist in the image. Errors are left for chdir. */
+void ensure_dir(const char *dir) {
+  if (!dir || *dir != '/') return;
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) return;
+  for (char *p = path + 1;; p++) {
+    if (*p == '/' || *p == 0) {
+      char c = *p;
+      *p = 0;
+      if (mkdir(path, 0755) < 0 && errno != EEXIST) return;
+      *p = c;
+      if (!c) return;
+    }
+  }
 }

@@ -127,12 +127,22 @@ describe('sandboxes through the daemon (real QEMU)', () => {
     const cmd = ['sh', '-c', 'head -1 /etc/passwd; echo $((6*7)) $PATH; ls /bin/sh; id -u; pwd'];
     const outs: string[] = [];
     for (const flag of [[], ['--sandbox'], ['--vm']]) {
-      const r = await cli(['run', '--rm', ...flag, 'busybox', '--', ...cmd]);
-      assert.equal(r.code, 0, `${flag.join(' ') || 'container'}: ${r.stderr}`);
+      const what = flag.join(' ') || 'container';
+      // a working directory missing from the image is made, as crun and podman do
+      const r = await cli(['run', '--rm', ...flag, '--workdir', '/srv/new', 'busybox', '--', ...cmd]);
+      assert.equal(r.code, 0, `${what}: ${r.stderr}`);
       outs.push(r.stdout);
+      // a command missing from the image is refused at create, alike: exit 2, nothing left
+      const missing = await cli(['run', '--rm', ...flag, 'busybox', '--', '/no/such/binary']);
+      assert.equal(missing.code, 2, `${what}: ${missing.stderr}`);
+      assert.match(missing.stderr, /executable "\/no\/such\/binary" not found in the image/);
     }
-    assert.match(outs[0] as string, /^root:x:0:0:root:\/root:\/bin\/sh\n42 \/usr\/local\/sbin/);
+    assert.match(
+      outs[0] as string,
+      /^root:x:0:0:root:\/root:\/bin\/sh\n42 \/usr\/local\/sbin.*\n\/srv\/new\n$/s,
+    );
     assert.deepEqual(outs, [outs[0], outs[0], outs[0]]);
+    assert.deepEqual(JSON.parse((await cli(['ls', '--json'])).stdout), []);
     assert.ok(
       !existsSync(join(d.dir, 'sandboxes/instances')) ||
         readdirSync(join(d.dir, 'sandboxes/instances')).length === 0,

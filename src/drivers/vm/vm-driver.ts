@@ -6,10 +6,13 @@
  * NIC on the daemon's tap (guest-network.ts). Rootfs changes move in and out of the disk for `isolate`: in, by building the
  * instance's disk from the layers plus the changes; out, by comparing the disk with the image.
  */
+
 import { join } from 'node:path';
+import { TandemError } from '../../base/errors.js';
 import { nowIso } from '../../base/time.js';
 import type { DriverSpec, ResourceUsage } from '../../core/driver.js';
 import type { Limits } from '../../core/instance.js';
+import { findExecutable } from '../common/rootfs-lookup.js';
 import { type BootPlan, GuestDriver, type GuestDriverOptions, requireTool } from './guest-driver.js';
 import { requireVolumeDirs, volumeShares } from './guest-volumes.js';
 import { processCpuSeconds, processRssBytes } from './qemu-process.js';
@@ -61,6 +64,7 @@ export class VmDriver extends GuestDriver {
 
   protected async createHost(spec: DriverSpec): Promise<void> {
     await requireVolumeDirs(spec);
+    await requireCommand(spec);
     await createVmDisk(this.records, spec);
   }
 
@@ -106,4 +110,17 @@ export class VmDriver extends GuestDriver {
       exportDiskChanges(join(this.records.dir(id), 'disk.qcow2'), rec.spec.image, this.opts.root),
     );
   }
+}
+
+/**
+ * The workload's command must exist in the image (with the changes an isolate brings on top),
+ * as for containers and sandboxes: refused at create, not found at boot. With `--init system`
+ * the image's own init runs instead and the command is not looked up.
+ */
+async function requireCommand(spec: DriverSpec): Promise<void> {
+  if (spec.init === 'system') return;
+  const stack = [...(spec.rootfsChanges ? [spec.rootfsChanges] : []), ...[...spec.image.layers].reverse()];
+  const arg0 = spec.process.args[0];
+  if (arg0 && !(await findExecutable(stack, arg0, spec.process.env, spec.process.cwd || '/')))
+    throw new TandemError('invalid_argument', `executable "${arg0}" not found in the image`);
 }
