@@ -164,6 +164,12 @@ export interface InstanceDriver {
   readonly type: InstanceType;
   /** Tells whether this backend can run here and what it supports; never throws. */
   probe(): Promise<DriverInfo>;
+  /**
+   * The host memory an instance with `limits` takes where it differs from its memory limit: a
+   * VM's guest RAM (its default when no limit is set), a sandbox's guest RAM (the workload's
+   * limit plus the guest kernel's own share). Placement counts this. Omitted: the limit itself.
+   */
+  footprint?(limits: Limits): { memoryBytes: number };
   /** Prepares host state for a new instance that is not running; leaves nothing when it fails. */
   create(spec: DriverSpec, signal?: AbortSignal): Promise<void>;
   /** Starts the workload of a created or stopped instance; resolves once it runs. */

@@ -2,9 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EventBus } from '../core/events.js';
 import { defaultSecurity, type Instance } from '../core/instance.js';
+import { DEFAULT_OVERCOMMIT, type NodeInfo } from '../core/scheduling.js';
+import { createPlacer } from '../scheduler/online-placer.js';
+import { MemoryStore } from '../stores/memory/memory-store.js';
+import { InstanceRecords } from './instance-records.js';
 import { configFromRequest, driverSpec, workloadArgs } from './instance-spec.js';
 import { KeyedLock } from './locks.js';
 import { Operations } from './operations.js';
+import { Placement } from './placement.js';
 
 describe('daemon logic', () => {
   it('one holder per key at a time, keys independent', async () => {
@@ -73,5 +78,45 @@ describe('daemon logic', () => {
     assert.equal(spec.process.user, '1000');
     assert.equal(spec.hostname, 'w');
     assert.deepEqual(spec.security, defaultSecurity());
+  });
+
+  it('placement counts the memory a driver says an instance takes, else its limit', async () => {
+    const MiB = 1024 * 1024;
+    const node: NodeInfo = {
+      name: 'n1',
+      capacity: { cpus: 2, memoryBytes: 512 * MiB, diskBytes: 10 * 1024 * MiB, instances: 10 },
+      capabilities: { qemu: true, kvm: false },
+      labels: {},
+      overcommit: { ...DEFAULT_OVERCOMMIT },
+    };
+    const records = new InstanceRecords(new MemoryStore());
+    await records.load();
+    // sandboxes take their limit + 112 MiB of guest RAM; containers their limit
+    const footprint = (i: Instance) =>
+      i.type === 'sandbox'
+        ? { memoryBytes: (i.config.limits.memoryBytes ?? 144 * MiB) + 112 * MiB }
+        : undefined;
+    const placement = new Placement(createPlacer('binpack'), () => [node], records, footprint);
+    const make = (name: string, type: Instance['type'], memoryBytes: number): Instance => ({
+      id: name,
+      name,
+      type,
+      config: { ...configFromRequest({ name, image: 'img' }), limits: { memoryBytes } },
+      status: 'created',
+      statusReason: '',
+      node: '',
+      createdAt: '',
+      addresses: [],
+      restartCount: 0,
+    });
+    for (const inst of [make('s1', 'sandbox', 64 * MiB), make('c1', 'container', 64 * MiB)]) {
+      inst.node = await placement.place(inst);
+      await records.create(inst);
+      placement.release(inst.name);
+    }
+    assert.equal((await placement.view())[0]!.allocated.memoryBytes, (64 + 112 + 64) * MiB);
+    // 272 MiB left: a 200 MiB sandbox (312 MiB of guest RAM) no longer fits, a 200 MiB container does
+    await assert.rejects(placement.place(make('s2', 'sandbox', 200 * MiB)), /insufficient memory/);
+    assert.equal(await placement.place(make('c2', 'container', 200 * MiB)), 'n1');
   });
 });

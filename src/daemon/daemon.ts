@@ -93,7 +93,12 @@ export class Daemon {
     for (const [type, driver] of parts.drivers)
       drivers.set(type, { driver, info: withoutNetworkFeatures(await driver.probe(), !parts.network) });
     records = new InstanceRecords(parts.store);
-    const placement = new Placement(parts.placer, () => parts.nodes, records);
+    const placement = new Placement(
+      parts.placer,
+      () => parts.nodes,
+      records,
+      (inst) => drivers.get(inst.type)?.driver.footprint?.(inst.config.limits),
+    );
     const svc = new InstanceService({
       records,
       events,

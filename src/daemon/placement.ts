@@ -18,15 +18,17 @@ import type { InstanceRecords } from './instance-records.js';
 export class Placement {
   private readonly pending = new Map<string, Allocation>();
 
+  /** `footprint`: the host memory an instance takes when its driver says it differs from its limit. */
   constructor(
     private readonly placer: Placer,
     private readonly nodes: () => NodeInfo[],
     private readonly records: InstanceRecords,
+    private readonly footprint: (inst: Instance) => { memoryBytes: number } | undefined = () => undefined,
   ) {}
 
   /** Binds `inst` to a node and reserves it until `release(name)`; rejects when nothing fits. */
   async place(inst: Instance): Promise<string> {
-    const request = requestOf(inst);
+    const request = this.requestOf(inst);
     const node = this.placer.place(request, this.nodes(), await this.allocations());
     this.pending.set(inst.name, { node, request });
     return node;
@@ -51,18 +53,18 @@ export class Placement {
 
   private async allocations(): Promise<Allocation[]> {
     const stored = (await this.records.list()).filter((i) => !this.pending.has(i.name));
-    return [...stored.map((i) => ({ node: i.node, request: requestOf(i) })), ...this.pending.values()];
+    return [...stored.map((i) => ({ node: i.node, request: this.requestOf(i) })), ...this.pending.values()];
   }
-}
 
-function requestOf(inst: Instance): PlacementRequest {
-  const l = inst.config.limits;
-  return {
-    name: inst.name,
-    type: inst.type,
-    cpus: l.cpus,
-    memoryBytes: l.memoryBytes,
-    diskBytes: l.diskBytes,
-    node: inst.config.node,
-  };
+  private requestOf(inst: Instance): PlacementRequest {
+    const l = inst.config.limits;
+    return {
+      name: inst.name,
+      type: inst.type,
+      cpus: l.cpus,
+      memoryBytes: this.footprint(inst)?.memoryBytes ?? l.memoryBytes,
+      diskBytes: l.diskBytes,
+      node: inst.config.node,
+    };
+  }
 }

@@ -111,7 +111,11 @@ describe('sandboxes through the daemon (real QEMU)', () => {
 
   it('a memory hog with --memory 64MiB is OOM-killed in the guest; the instance shows it', async () => {
     const hog = ['sh', '-c', 'x=0123456789abcdef; while true; do x="$x$x"; done'];
+    const allocated = async () => (await d.api('GET', '/v1/nodes')).body[0].allocated.memoryBytes as number;
+    const before = await allocated();
     await ok(['launch', 'busybox', 'hog', '--sandbox', '--memory', '64MiB', '--', ...hog]);
+    // placement counts the guest's RAM (the limit plus the guest's own 112 MiB), not the limit
+    assert.equal((await allocated()) - before, (64 + 112) * 1024 * 1024);
     const done = await until(async () => {
       const h = await info('hog');
       return h.status === 'stopped' ? h : undefined;

@@ -78,6 +78,11 @@ export class SandboxDriver extends GuestDriver {
     checkSandboxSpec(spec);
   }
 
+  /** Guest RAM: the workload's limit plus the guest's own overhead (or the default). */
+  footprint(limits: Limits): { memoryBytes: number } {
+    return { memoryBytes: guestMemoryBytes(limits.memoryBytes) };
+  }
+
   protected checkLimits(name: string, limits: Limits): void {
     checkSandboxLimits(name, limits);
   }

@@ -7,6 +7,7 @@
  * instance's disk from the layers plus the changes; out, by comparing the disk with the image.
  */
 
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TandemError } from '../../base/errors.js';
 import { nowIso } from '../../base/time.js';
@@ -56,6 +57,11 @@ export class VmDriver extends GuestDriver {
 
   protected checkSpec(spec: DriverSpec): void {
     refuseUnsupported(spec);
+  }
+
+  /** Guest RAM: the memory limit, else the default. */
+  footprint(limits: Limits): { memoryBytes: number } {
+    return { memoryBytes: limits.memoryBytes ?? DEFAULT_MEMORY_BYTES };
   }
 
   protected checkLimits(name: string, limits: Limits): void {
@@ -118,7 +124,8 @@ export class VmDriver extends GuestDriver {
  * the image's own init runs instead and the command is not looked up.
  */
 async function requireCommand(spec: DriverSpec): Promise<void> {
-  if (spec.init === 'system') return;
+  // without --init system; a missing layer is createVmDisk's not_found, reported next
+  if (spec.init === 'system' || !spec.image.layers.every((l) => existsSync(l))) return;
   const stack = [...(spec.rootfsChanges ? [spec.rootfsChanges] : []), ...[...spec.image.layers].reverse()];
   const arg0 = spec.process.args[0];
   if (arg0 && !(await findExecutable(stack, arg0, spec.process.env, spec.process.cwd || '/')))
