@@ -375,7 +375,7 @@ export class ContainerDriver implements InstanceDriver {
   async close(): Promise<void> {
     this.ends.close();
     this.listeners.clear();
-    await this.background.settle();
+    await this.background.close();
   }
 
   // ---- internals ----
