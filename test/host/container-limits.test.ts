@@ -132,8 +132,10 @@ describe('container limits, OOM, pause, exec -t', { timeout: 120_000 }, () => {
 
   it('exec -t gets a terminal of the requested size, resizes, and takes input', async () => {
     await launch('tty', ['sleep', '1000']);
+    // the size lands as the command starts (crun applies it from its parent, racing the exec:
+    // docs/container-driver.md), so it is read a moment later
     const s = await driver.exec('tty', {
-      args: ['sh', '-c', 'tty; stty size'],
+      args: ['sh', '-c', 'tty; sleep 0.3; stty size'],
       env: [],
       tty: true,
       stdin: false,
