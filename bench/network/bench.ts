@@ -15,14 +15,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { waitOp } from '../../test/helpers/daemon.js';
-import { NetFixture } from '../../test/host/network-fixture.js';
+import type { NetFixture } from '../../test/host/network-fixture.js';
+import { quantile, rateRows, runNetworkBench, transfer } from './common.js';
 
 const { values } = parseArgs({ options: { n: { type: 'string', short: 'n' }, mib: { type: 'string' } } });
 const RUNS = Number(values.n ?? 30);
 const MIB = Number(values.mib ?? 256);
-
-const quantile = (xs: number[], q: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 async function launchRows(fx: NetFixture): Promise<string[]> {
   const kinds = {
@@ -63,40 +61,6 @@ async function launchRows(fx: NetFixture): Promise<string[]> {
   return rows;
 }
 
-/** Seconds the client took to push MIB MiB to `serverCtr` (count checked there); from a container or the daemon's namespace. */
-async function transfer(
-  fx: NetFixture,
-  serverCtr: string,
-  listen: number,
-  target: string,
-  port: number,
-  from: string | 'daemon',
-): Promise<number> {
-  const bytes = MIB * 1024 * 1024;
-  // nc -e hands the connection to `wc -c`; the server's exec ends when the transfer does
-  const server = fx.daemon.cli([
-    'exec',
-    serverCtr,
-    '--',
-    'sh',
-    '-c',
-    `rm -f /tmp/count; nc -l -p ${listen} -e /bin/sh -c 'wc -c > /tmp/count'`,
-  ]);
-  await new Promise((r) => setTimeout(r, 400));
-  const script = `busybox time -p sh -c 'busybox dd if=/dev/zero bs=65536 count=${MIB * 16} 2>/dev/null | busybox nc ${target} ${port}'`;
-  const r =
-    from === 'daemon'
-      ? await fx.inDaemonNs(['sh', '-c', script])
-      : await fx.daemon.cli(['exec', from, '--', 'sh', '-c', script]);
-  const real = Number(/real ([\d.]+)/.exec(r.stderr)?.[1]);
-  const done = await server;
-  if (done.code !== 0) throw new Error(`server: ${done.stderr}`);
-  const got = (await fx.daemon.cli(['exec', serverCtr, '--', 'cat', '/tmp/count'])).stdout.trim();
-  if (Number(got) !== bytes) throw new Error(`server got ${got} of ${bytes} bytes`);
-  if (!(real > 0)) throw new Error(`no timing: ${r.stderr}`);
-  return real;
-}
-
 /** A userspace TCP proxy (Node, as a daemon-side alternative to DNAT) on 127.0.0.1:from → to:port, in the daemon's netns. */
 function startProxy(fx: NetFixture, from: number, to: string, port: number): ChildProcess {
   const code = `require('net').createServer((c) => { const u = require('net').connect(${port}, '${to}'); c.pipe(u); u.pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); }).listen(${from}, '127.0.0.1')`;
@@ -111,40 +75,25 @@ async function tcpRows(fx: NetFixture): Promise<string[]> {
   const srvAddr = JSON.parse(await fx.ok(['info', 'srv', '--json'])).addresses[0] as string;
   const proxy = startProxy(fx, 9301, srvAddr, 5004);
   await new Promise((r) => setTimeout(r, 500));
-  const cases: [string, () => Promise<number>][] = [
-    ['loopback inside one container', () => transfer(fx, 'srv', 5001, '127.0.0.1', 5001, 'srv')],
-    ['container → container over the bridge', () => transfer(fx, 'srv', 5002, 'srv', 5002, 'cli')],
-    [
-      'host → container, forward 127.0.0.1:HOSTPORT',
-      () => transfer(fx, 'srv', 5003, '127.0.0.1', 9300, 'daemon'),
-    ],
-    [
-      'host → container, userspace proxy (Node) instead, for comparison',
-      () => transfer(fx, 'srv', 5004, '127.0.0.1', 9301, 'daemon'),
-    ],
-  ];
+  const t = (listen: number, target: string, port: number, from: string) =>
+    transfer(fx, { mib: MIB, server: 'srv', listen, target, port, from });
   const rows = [`| TCP, ${MIB} MiB through busybox nc | median MiB/s | runs |`, '|---|---:|---:|'];
   try {
-    for (const [label, fn] of cases) {
-      const rates: number[] = [];
-      for (let i = 0; i < 3; i++) rates.push(MIB / (await fn()));
-      rows.push(
-        `| ${label} | ${quantile(rates, 0.5).toFixed(0)} | ${rates.map((x) => x.toFixed(0)).join(', ')} |`,
-      );
-    }
+    rows.push(
+      ...(await rateRows(MIB, [
+        ['loopback inside one container', () => t(5001, '127.0.0.1', 5001, 'srv')],
+        ['container → container over the bridge', () => t(5002, 'srv', 5002, 'cli')],
+        ['host → container, forward 127.0.0.1:HOSTPORT', () => t(5003, '127.0.0.1', 9300, 'daemon')],
+        [
+          'host → container, userspace proxy (Node) instead, for comparison',
+          () => t(5004, '127.0.0.1', 9301, 'daemon'),
+        ],
+      ])),
+    );
   } finally {
     proxy.kill('SIGKILL');
   }
   return rows;
 }
 
-const fx = new NetFixture();
-try {
-  await fx.setup();
-  const launch = process.env.ONLY === 'tcp' ? [] : await launchRows(fx);
-  const tcp = await tcpRows(fx);
-  process.stdout.write(`${launch.join('\n')}\n\n${tcp.join('\n')}\n`);
-} finally {
-  const left = await fx.cleanup();
-  if (left.length) process.stderr.write(`bench/network: removed leftover netns ${left.join(', ')}\n`);
-}
+await runNetworkBench('bench/network', launchRows, tcpRows);

@@ -13,14 +13,12 @@
  */
 import { parseArgs } from 'node:util';
 import { waitOp } from '../../test/helpers/daemon.js';
-import { NetFixture } from '../../test/host/network-fixture.js';
+import type { NetFixture } from '../../test/host/network-fixture.js';
+import { quantile, rateRows, runNetworkBench, transfer } from './common.js';
 
 const { values } = parseArgs({ options: { n: { type: 'string', short: 'n' }, mib: { type: 'string' } } });
 const RUNS = Number(values.n ?? 5);
 const MIB = Number(values.mib ?? 256);
-
-const quantile = (xs: number[], q: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 async function launchRows(fx: NetFixture): Promise<string[]> {
   const kinds = [
@@ -74,68 +72,28 @@ async function pipeline(fx: NetFixture, name: string): Promise<number> {
   return Number(/real ([\d.]+)/.exec(r.stderr)?.[1]);
 }
 
-/** Seconds the client `from` took to push MIB MiB to `server` by name (count checked there). */
-async function transfer(fx: NetFixture, server: string, port: number, from: string): Promise<number> {
-  const bytes = MIB * 1024 * 1024;
-  // nc -e hands the connection to `wc -c`; the server's exec ends when the transfer does
-  const done = fx.daemon.cli(
-    [
-      'exec',
-      server,
-      '--',
-      'sh',
-      '-c',
-      `rm -f /tmp/count; nc -l -p ${port} -e /bin/sh -c 'wc -c > /tmp/count'`,
-    ],
-    { timeoutMs: 600_000 },
-  );
-  await new Promise((r) => setTimeout(r, 1000));
-  const script = `time -p sh -c 'dd if=/dev/zero bs=65536 count=${MIB * 16} 2>/dev/null | nc ${server} ${port}'`;
-  const r = await fx.daemon.cli(['exec', from, '--', 'sh', '-c', script], { timeoutMs: 600_000 });
-  const real = Number(/real ([\d.]+)/.exec(r.stderr)?.[1]);
-  const srv = await done;
-  if (srv.code !== 0) throw new Error(`server ${server}: ${srv.stderr}`);
-  const got = (await fx.daemon.cli(['exec', server, '--', 'cat', '/tmp/count'])).stdout.trim();
-  if (Number(got) !== bytes) throw new Error(`${server} got ${got} of ${bytes} bytes`);
-  if (!(real > 0)) throw new Error(`no timing: ${r.stderr}`);
-  return real;
-}
-
 async function tcpRows(fx: NetFixture): Promise<string[]> {
   const sleep = ['--', 'sleep', '100000'];
   await fx.ok(['launch', 'bb', 'ctr', ...sleep]);
   await fx.ok(['launch', 'bb', 'ctr2', ...sleep]);
   await fx.ok(['launch', 'bb', 'vm', '--vm', ...sleep]);
   await fx.ok(['launch', 'bb', 'sb', '--sandbox', ...sleep]);
-  const cases: [string, () => Promise<number>][] = [
-    ['container → container', () => transfer(fx, 'ctr2', 5020, 'ctr')],
-    ['container → VM', () => transfer(fx, 'vm', 5021, 'ctr')],
-    ['VM → container', () => transfer(fx, 'ctr', 5022, 'vm')],
-    ['container → sandbox', () => transfer(fx, 'sb', 5023, 'ctr')],
-    ['no network: dd into wc -c inside the container', () => pipeline(fx, 'ctr')],
-    ['no network: dd into wc -c inside the VM', () => pipeline(fx, 'vm')],
-  ];
+  // by name over the bridge; a guest's server needs a moment longer to listen
+  const t = (server: string, port: number, from: string) =>
+    transfer(fx, { mib: MIB, server, listen: port, target: server, port, from, listenWaitMs: 1000 });
   const rows = [
     `| TCP over the bridge, ${MIB} MiB through busybox nc | median MiB/s | runs |`,
     '|---|---:|---:|',
+    ...(await rateRows(MIB, [
+      ['container → container', () => t('ctr2', 5020, 'ctr')],
+      ['container → VM', () => t('vm', 5021, 'ctr')],
+      ['VM → container', () => t('ctr', 5022, 'vm')],
+      ['container → sandbox', () => t('sb', 5023, 'ctr')],
+      ['no network: dd into wc -c inside the container', () => pipeline(fx, 'ctr')],
+      ['no network: dd into wc -c inside the VM', () => pipeline(fx, 'vm')],
+    ])),
   ];
-  for (const [label, fn] of cases) {
-    const rates: number[] = [];
-    for (let i = 0; i < 3; i++) rates.push(MIB / (await fn()));
-    rows.push(
-      `| ${label} | ${quantile(rates, 0.5).toFixed(0)} | ${rates.map((x) => x.toFixed(0)).join(', ')} |`,
-    );
-  }
   return rows;
 }
 
-const fx = new NetFixture();
-try {
-  await fx.setup();
-  const launch = process.env.ONLY === 'tcp' ? [] : await launchRows(fx);
-  const tcp = await tcpRows(fx);
-  process.stdout.write(`${launch.join('\n')}\n\n${tcp.join('\n')}\n`);
-} finally {
-  const left = await fx.cleanup();
-  if (left.length) process.stderr.write(`bench/network/guests: removed leftover netns ${left.join(', ')}\n`);
-}
+await runNetworkBench('bench/network/guests', launchRows, tcpRows);
