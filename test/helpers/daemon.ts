@@ -3,6 +3,7 @@
  * to run the real CLI against it. Each test file starts its own daemon and stops it (by PID)
  * at the end, removing the state dir.
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -97,6 +98,13 @@ export class TestDaemon {
     opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
   ): Promise<CliResult> {
     return runCli(args, { ...opts, env: opts.env ?? this.env });
+  }
+
+  /** Runs the real CLI and asserts it exited 0 (its stderr in the message); resolves with stdout. */
+  async ok(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+    const r = await this.cli(args, opts);
+    assert.equal(r.code, 0, `tandem ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
   }
 
   /** A JSON request on the unix socket (or TCP with `tcp`). */

@@ -36,11 +36,7 @@ async function until<T>(fn: () => Promise<T | undefined>, ms: number): Promise<T
 describe('containers through the daemon (real crun)', () => {
   const d = new TestDaemon({ drivers: 'real' });
   const others: TestDaemon[] = [];
-  const ok = async (args: string[], daemon = d) => {
-    const r = await daemon.cli(args);
-    assert.equal(r.code, 0, `tandem ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], daemon = d) => daemon.ok(args);
   const info = async (name: string, daemon = d) => JSON.parse(await ok(['info', name, '--json'], daemon));
 
   before(async () => {

@@ -56,11 +56,7 @@ describe('images run as containers', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const ok = async (args: string[]) => {
-    const r = await d.cli(args);
-    assert.equal(r.code, 0, `tandem ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[]) => d.ok(args);
 
   it('an OCI layout: whiteout, opaque directory, Cmd, Env and WorkingDir hold', async () => {
     const layout = join(dir, 'layout');

@@ -15,11 +15,7 @@ import { TestDaemon } from '../helpers/daemon.js';
 describe('isolate through the daemon (real crun and QEMU)', () => {
   const d = new TestDaemon({ drivers: 'real' });
   const cli = (args: string[]) => d.cli(args, { timeoutMs: 180_000 });
-  const ok = async (args: string[]) => {
-    const r = await cli(args);
-    assert.equal(r.code, 0, `tandem ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[]) => d.ok(args, { timeoutMs: 180_000 });
   const info = async (name: string) => JSON.parse(await ok(['info', name, '--json']));
   const sh = (cmd: string) => ok(['exec', 'iso', '--', 'sh', '-c', cmd]);
   const ids = (sub: string) => readdirSync(join(d.dir, sub)).filter((e) => /^[0-9a-f]{12}$/.test(e));

@@ -31,11 +31,7 @@ describe('stats and /metrics on real containers', () => {
   const d = new TestDaemon({ drivers: 'real', tcp: true });
   let cpuacct = '';
   let memory = '';
-  const ok = async (args: string[]) => {
-    const r = await d.cli(args);
-    assert.equal(r.code, 0, `tandem ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[]) => d.ok(args);
   const cgCpu = () => ({ s: readNumber(`${cpuacct}/cpuacct.usage`) / 1e9, t: performance.now() / 1000 });
   const scrape = () =>
     new Promise<Map<string, Family>>((resolve, reject) => {

@@ -34,11 +34,7 @@ function qemuWith(text: string): string[] {
 describe('sandboxes through the daemon (real QEMU)', () => {
   const d = new TestDaemon({ drivers: 'real' });
   const cli = (args: string[], input?: string) => d.cli(args, { timeoutMs: 180_000, input });
-  const ok = async (args: string[]) => {
-    const r = await cli(args);
-    assert.equal(r.code, 0, `tandem ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[]) => d.ok(args, { timeoutMs: 180_000 });
   const info = async (name: string) => JSON.parse(await ok(['info', name, '--json']));
 
   before(async () => {

@@ -11,11 +11,7 @@ import { TestDaemon } from '../helpers/daemon.js';
 
 describe('VMs through the daemon (real QEMU)', () => {
   const d = new TestDaemon({ drivers: 'real' });
-  const ok = async (args: string[]) => {
-    const r = await d.cli(args, { timeoutMs: 300_000 });
-    assert.equal(r.code, 0, `tandem ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[]) => d.ok(args, { timeoutMs: 300_000 });
   const info = async (name: string) => JSON.parse(await ok(['info', name, '--json']));
 
   before(async () => {

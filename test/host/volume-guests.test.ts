@@ -17,11 +17,7 @@ const SLEEP = ['--', 'sleep', '100000'];
 describe('a volume shared by a container, a VM and a sandbox', { timeout: 240_000 }, () => {
   const d = new TestDaemon({ drivers: 'real' });
   const cli = (args: string[]) => d.cli(args, { timeoutMs: 120_000 });
-  const ok = async (args: string[]) => {
-    const r = await cli(args);
-    assert.equal(r.code, 0, `tandem ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[]) => d.ok(args, { timeoutMs: 120_000 });
   const sh = (name: string, script: string) => ok(['exec', name, '--', 'sh', '-c', script]);
 
   before(async () => {

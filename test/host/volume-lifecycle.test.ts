@@ -25,11 +25,7 @@ const SLEEP = ['--', 'sleep', '1000'];
 describe('volumes and security settings through the daemon', { timeout: 180_000 }, () => {
   const d = new TestDaemon({ drivers: 'real' });
   const dir = mkdtempSync(join(tmpdir(), 'tandem-vol-test-'));
-  const ok = async (args: string[]) => {
-    const r = await d.cli(args);
-    assert.equal(r.code, 0, `tandem ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[]) => d.ok(args);
   const sh = (name: string, script: string) => d.cli(['exec', name, '--', 'sh', '-c', script]);
   const info = async (name: string) => JSON.parse(await ok(['info', name, '--json']));
 
