@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 out=../../build/helpers/tandem-monitor
-srcs=(main.c run.c attach.c tty-exec.c log.c util.c idmap.c)
+srcs=(main.c run.c launcher.c attach.c tty-exec.c log.c util.c idmap.c)
 if [ -x "$out" ]; then
   newer=$(find "${srcs[@]}" monitor.h util.h attach.h build.sh -newer "$out" | head -1)
   [ -z "$newer" ] && exit 0

@@ -9,6 +9,10 @@
  *     it runs; prints crun's error and exits 1 when it does not start. With --scratch, a private
  *     tmpfs covers DIR first and the mount point --merged (below DIR) is created on it.
  *
+ *   tandem-monitor launcher
+ *     Long-lived: forks a `run` per request read on stdin and answers on stdout (launcher.c), so
+ *     the daemon starts a container without forking itself.
+ *
  *   tandem-monitor tty-exec --socket PATH [--cols N --rows N] [--stdin] -- CRUN ARGS...
  *     Runs `crun exec` with a terminal and relays it over stdio, resizes from fd 3 (tty-exec.c).
  *
@@ -26,8 +30,8 @@ static const char *need(int argc, char **argv, int *i) {
   return argv[++*i];
 }
 
-static int parse_run(int argc, char **argv, struct run_opts *o) {
-  int i = 2;
+void parse_run_opts(int argc, char **argv, int from, struct run_opts *o) {
+  int i = from;
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--dir")) o->dir = need(argc, argv, &i);
@@ -54,7 +58,6 @@ static int parse_run(int argc, char **argv, struct run_opts *o) {
   if (o->merged && (!o->lower || !o->upper || !o->work)) die("--merged needs --lower, --upper and --work");
   if (o->idmap && !o->scratch) die("--idmap needs --scratch");
   o->crun_argv = argv + i + 1;
-  return run_main(o);
 }
 
 static int parse_tty(int argc, char **argv, struct tty_opts *o) {
@@ -76,11 +79,13 @@ static int parse_tty(int argc, char **argv, struct tty_opts *o) {
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "run")) {
     struct run_opts o = {.replay_max = 1 << 20};
-    return parse_run(argc, argv, &o);
+    parse_run_opts(argc, argv, 2, &o);
+    return run_main(&o);
   }
+  if (argc == 2 && !strcmp(argv[1], "launcher")) return launcher_main();
   if (argc >= 2 && !strcmp(argv[1], "tty-exec")) {
     struct tty_opts o = {0};
     return parse_tty(argc, argv, &o);
   }
-  die("usage: tandem-monitor run|tty-exec [OPTIONS] -- CRUN ARGS...");
+  die("usage: tandem-monitor run|tty-exec [OPTIONS] -- CRUN ARGS... | tandem-monitor launcher");
 }

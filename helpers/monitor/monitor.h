@@ -39,6 +39,15 @@ int idmap_layers(const char *lower, const char *spec, const char *dir, char *out
 /* `run` mode: see run.c. Returns the exit status of the process Tandem spawned. */
 int run_main(struct run_opts *o);
 
+/* `run` without printing: 0 with "PID\n" in out once the container runs, or 1 with the reason. */
+int run_launch(struct run_opts *o, char *out, size_t cap);
+
+/* Parses `run` options from argv[from] on (usage errors die with status 125). */
+void parse_run_opts(int argc, char **argv, int from, struct run_opts *o);
+
+/* `launcher` mode: see launcher.c. */
+int launcher_main(void);
+
 struct tty_opts {
   const char *socket;
   int cols, rows, stdin_open;

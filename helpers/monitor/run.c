@@ -1,7 +1,7 @@
 /*
  * `tandem-monitor run`: the parent of one container run (DESIGN.md, "What is not TypeScript").
  *
- * The process Tandem spawns (P) forks; the child calls setsid and forks the monitor (M), then
+ * The process Tandem spawns (P, or a child of the launcher: launcher.c) forks; the child calls setsid and forks the monitor (M), then
  * exits, so M is reparented away from the daemon and outlives it. M writes RUNDIR/monitor
  * ("pid starttime run-id"), optionally mounts the overlay rootfs in a private mount namespace
  * (over idmapped image layers with --idmap, idmap.c)
@@ -345,7 +345,7 @@ static void monitor_main(struct run *r) {
   finish(r);
 }
 
-int run_main(struct run_opts *o) {
+int run_launch(struct run_opts *o, char *out, size_t cap) {
   static struct run r;
   r = (struct run){.o = *o, .sync_fd = -1, .sig_fd = -1, .fifo_fd = -1, .out_fd = -1, .err_fd = -1,
                    .master_fd = -1, .listen_fd = -1, .oom_fd = -1};
@@ -371,12 +371,17 @@ int run_main(struct run_opts *o) {
     if (n <= 0 || got + (size_t)n >= sizeof buf - 1) break;
     got += (size_t)n;
   }
+  close(sync[0]);
   buf[got] = '\0';
   waitpid(child, NULL, 0);
-  if (strncmp(buf, "ok ", 3) == 0) {
-    fputs(buf + 3, stdout);
-    return 0;
-  }
-  fprintf(stderr, "%s", got > 4 ? buf + 4 : "monitor ended before the container started\n");
-  return 1;
+  int ok = strncmp(buf, "ok ", 3) == 0;
+  snprintf(out, cap, "%s", ok ? buf + 3 : got > 4 ? buf + 4 : "monitor ended before the container started\n");
+  return ok ? 0 : 1;
+}
+
+int run_main(struct run_opts *o) {
+  char out[2048];
+  int rc = run_launch(o, out, sizeof out);
+  fputs(out, rc == 0 ? stdout : stderr);
+  return rc;
 }

@@ -76,6 +76,13 @@ export async function pidsBelow(dir: string): Promise<number[]> {
 
 /** Removes `dir` and the groups below it, retrying while processes leave; idempotent. */
 export async function removeTree(dir: string): Promise<void> {
+  // the usual case, an empty leaf: one rmdir, no walk over its files
+  try {
+    rmdirSync(dir);
+    return;
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return;
+  }
   for (const d of await subtreeDeepestFirst(dir)) {
     for (let attempt = 0; ; attempt++) {
       try {

@@ -34,7 +34,7 @@ export async function sweepOrphans(
   log: Logger,
 ): Promise<void> {
   const orphan = (id: string) => !existsSync(join(dp.instances, id));
-  const runDirs = names(dp.runRoot).filter((n) => n !== 'crun' && n !== 'mnt' && orphan(n));
+  const runDirs = names(dp.runRoot).filter((n) => n !== 'crun' && n !== 'mnt' && n !== '.trash' && orphan(n));
   for (const id of runDirs) {
     if (!orphan(id)) continue;
     const p = instancePaths(dp, id);

@@ -56,6 +56,7 @@ import { launchMonitor } from './container-monitor.js';
 import { type DriverPaths, driverPaths, type InstancePaths, instancePaths } from './container-paths.js';
 import { probeContainers } from './container-probe.js';
 import { deriveState, readOptional, readRunFiles } from './container-state.js';
+import { MonitorLauncher } from './monitor-launcher.js';
 import { netUsage } from './net-usage.js';
 
 export { removeDriverHostState } from './container-cleanup.js';
@@ -101,6 +102,8 @@ export class ContainerDriver implements InstanceDriver {
   private readonly ready: Promise<CgroupLayout>;
   /** Removals and disk copies running in the background; close() waits for them. */
   private readonly background: BackgroundWork;
+  /** Forks the monitors (helpers/monitor/launcher.c), so a start does not fork this process. */
+  private readonly launcher: MonitorLauncher;
   /** User-namespace blocks of creates in flight. */
   private readonly idBlocks = new Set<number>();
 
@@ -112,6 +115,7 @@ export class ContainerDriver implements InstanceDriver {
     this.monitor = opts.monitorPath ?? DEFAULT_MONITOR_PATH;
     this.logMax = opts.logMaxBytes ?? 8 * 1024 * 1024;
     this.background = new BackgroundWork(this.log);
+    this.launcher = new MonitorLauncher(this.monitor);
     this.ends = new RunEnds(
       this.dp,
       (e) => this.emit(e),
@@ -132,9 +136,10 @@ export class ContainerDriver implements InstanceDriver {
   }
 
   private async init(): Promise<CgroupLayout> {
-    for (const d of [this.dp.instances, this.dp.trash, this.dp.crunRoot, this.dp.mnt])
+    const trashes = [this.dp.trash, this.dp.runTrash];
+    for (const d of [this.dp.instances, this.dp.crunRoot, this.dp.mnt, ...trashes])
       mkdirSync(d, { recursive: true });
-    this.background.removeDirs(...readdirSync(this.dp.trash).map((e) => join(this.dp.trash, e)));
+    for (const t of trashes) this.background.removeDirs(...readdirSync(t).map((e) => join(t, e)));
     const layout = await detectCgroupLayout();
     for (const id of this.ids()) this.ends.adopt(id);
     await sweepOrphans(this.dp, layout, this.crun, this.log);
@@ -198,23 +203,25 @@ export class ContainerDriver implements InstanceDriver {
       this.background.add('marking a started container', writeFile(c.p.startedMark, ''));
     const layout = await this.ready;
     const memoryDir = c.cg.memoryDir();
-    await launchMonitor({
-      monitorPath: this.monitor,
-      crunPath: this.crun,
-      crunRoot: this.dp.crunRoot,
-      id,
-      subject: c.subject,
-      paths: c.p,
-      scratch: this.dp.mnt,
-      runId: randomBytes(6).toString('hex'),
-      layers: c.spec.image.layers,
-      logMaxBytes: this.logMax,
-      oom: layout.version === 2 ? { v2: memoryDir } : { v1: memoryDir },
-      terminal: c.spec.process.terminal,
-      stdin: c.spec.process.stdin === true,
-      idmap: c.spec.idmap,
-      signal,
-    });
+    await launchMonitor(
+      {
+        crunPath: this.crun,
+        crunRoot: this.dp.crunRoot,
+        id,
+        subject: c.subject,
+        paths: c.p,
+        scratch: this.dp.mnt,
+        runId: randomBytes(6).toString('hex'),
+        layers: c.spec.image.layers,
+        logMaxBytes: this.logMax,
+        oom: layout.version === 2 ? { v2: memoryDir } : { v1: memoryDir },
+        terminal: c.spec.process.terminal,
+        stdin: c.spec.process.stdin === true,
+        idmap: c.spec.idmap,
+        signal,
+      },
+      this.launcher,
+    );
     this.emit({ id, kind: 'started', time: nowIso() });
     await this.ends.started(id);
   }
@@ -283,13 +290,17 @@ export class ContainerDriver implements InstanceDriver {
     await clearCrunState(this.crun, this.dp.crunRoot, id);
     await cg.remove();
     this.ends.forget(id);
-    rmSync(p.run, { recursive: true, force: true });
     if (!p.console.startsWith(p.run)) rmSync(p.console, { force: true });
-    // a rename takes the instance away at once; its files (a disk's worth of journal work) go
-    // in the background
-    const doomed = join(this.dp.trash, `${id}-${randomBytes(4).toString('hex')}`);
-    renameSync(p.dir, doomed);
-    this.background.removeDirs(doomed);
+    // a rename takes the instance away at once; its files (a disk's worth of journal work, and
+    // the run dir's sockets and records) go in the background
+    const suffix = `${id}-${randomBytes(4).toString('hex')}`;
+    const doomed = [join(this.dp.trash, suffix)];
+    renameSync(p.dir, doomed[0]!);
+    if (exists(p.run)) {
+      doomed.push(join(this.dp.runTrash, suffix));
+      renameSync(p.run, doomed[1]!);
+    }
+    this.background.removeDirs(...doomed);
   }
 
   async update(id: string, limits: Limits): Promise<void> {
@@ -375,7 +386,7 @@ export class ContainerDriver implements InstanceDriver {
   async close(): Promise<void> {
     this.ends.close();
     this.listeners.clear();
-    await this.background.close();
+    await Promise.all([this.background.close(), this.launcher.close()]);
   }
 
   // ---- internals ----

@@ -1,17 +1,15 @@
 /**
- * Launching a container's monitor (helpers/monitor, `tandem-monitor run`): one process spawn
- * that forks the detached monitor, which mounts the overlay rootfs in a private mount
- * namespace and runs ONE foreground `crun run`. The spawned process exits once crun has
- * written the container's pid (resolving with it), or with crun's error when the container
- * does not start. The monitor then lives on its own: the daemon may stop or die.
+ * Launching a container's monitor (helpers/monitor, `tandem-monitor run`, forked by the
+ * driver's launcher: monitor-launcher.ts): the monitor detaches, mounts the overlay rootfs in a
+ * private mount namespace and runs ONE foreground `crun run`; the launch resolves once crun
+ * has written the container's pid, or rejects with crun's error when the container does not
+ * start. The monitor then lives on its own: the daemon may stop or die.
  */
-import { spawn } from 'node:child_process';
-import { TandemError } from '../../base/errors.js';
 import type { IdMap } from './container-idmap.js';
 import type { InstancePaths } from './container-paths.js';
+import type { MonitorLauncher } from './monitor-launcher.js';
 
 export interface MonitorLaunch {
-  monitorPath: string;
   crunPath: string;
   crunRoot: string;
   id: string;
@@ -33,7 +31,7 @@ export interface MonitorLaunch {
   signal?: AbortSignal;
 }
 
-/** The monitor's command line (exported for tests and the benchmark). */
+/** The arguments of `tandem-monitor run` for this launch (exported for tests and the benchmark). */
 export function monitorArgs(l: MonitorLaunch): string[] {
   const p = l.paths;
   const crun = [l.crunPath, '--root', l.crunRoot, 'run', '--bundle', p.bundle, '--pid-file', p.pidFifo];
@@ -41,7 +39,6 @@ export function monitorArgs(l: MonitorLaunch): string[] {
   crun.push(l.id);
   const opt = (name: string, value: string) => [`--${name}`, value];
   return [
-    'run',
     ...opt('dir', p.run),
     ...opt('run-id', l.runId),
     ...opt('log', p.log),
@@ -62,29 +59,7 @@ export function monitorArgs(l: MonitorLaunch): string[] {
   ];
 }
 
-/** Starts the monitor; resolves with the container's pid once it runs. */
-export function launchMonitor(l: MonitorLaunch): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(l.monitorPath, monitorArgs(l), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      signal: l.signal,
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-    });
-    child.on('error', (e) =>
-      reject(new TandemError('internal', `starting ${l.subject}: ${e.message}`, { cause: e })),
-    );
-    child.on('close', (code) => {
-      const pid = Number.parseInt(out, 10);
-      if (code === 0 && pid > 0) return resolve(pid);
-      const why = err.trim().split('\n').slice(-2).join('; ') || `monitor exited with status ${code}`;
-      reject(new TandemError('internal', `starting ${l.subject}: ${why}`));
-    });
-  });
+/** Starts the monitor through the driver's launcher; resolves with the container's pid once it runs. */
+export function launchMonitor(l: MonitorLaunch, launcher: MonitorLauncher): Promise<number> {
+  return launcher.launch(monitorArgs(l), l.subject, l.signal);
 }

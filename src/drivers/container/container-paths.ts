@@ -12,6 +12,7 @@
  *   <root>/instances/<id>/started, exit.json   copies that outlive a host reboot (written lazily)
  *   <root>/trash/                        deleted instances on their way out (removed in background)
  *   <run>/crun/                          crun --root
+ *   <run>/.trash/                        run dirs of deleted instances (removed in background)
  *   <run>/mnt/                           empty: each monitor covers it with a private tmpfs
  *                                        holding the rootfs mount point <id>/
  *   <run>/<id>/                          monitor, pid(.fifo), exit (the monitor's files),
@@ -30,6 +31,8 @@ export interface DriverPaths {
   trash: string;
   /** tmpfs directory for per-run state. */
   runRoot: string;
+  /** Run dirs of deleted instances on their way out (a name no instance id can take). */
+  runTrash: string;
   crunRoot: string;
   /** Covered by a private tmpfs in each monitor's mount namespace (see helpers/monitor/run.c). */
   mnt: string;
@@ -81,6 +84,7 @@ export function driverPaths(root: string, runRoot?: string): DriverPaths {
     instances: join(abs, 'instances'),
     trash: join(abs, 'trash'),
     runRoot: run,
+    runTrash: join(run, '.trash'),
     crunRoot: join(run, 'crun'),
     mnt: join(run, 'mnt'),
     cgroupParent: `tandem-${hash}`,

@@ -1,0 +1,172 @@
+/*
+ * `tandem-monitor launcher`: starts container monitors for the daemon, so the daemon never
+ * forks itself to start a container (a fork of a large Node process costs milliseconds of its
+ * event loop, and the spawned process's exec and start are on the start's critical path).
+ *
+ * Requests arrive on stdin, each a series of NUL-terminated strings: an ID, a count N, then N
+ * `run` arguments (what follows `tandem-monitor run`, see main.c). For each, the launcher forks
+ * a child that does exactly what `run` does (run.c: fork, setsid, fork the monitor M, wait for
+ * its word) and writes ONE line on stdout: `ID ok PID` once the container runs, or
+ * `ID err MESSAGE` when it does not (newlines in MESSAGE become 0x1e). A child that ends without
+ * answering (a usage error, whose message goes to stderr) gets `ID err ...` from the launcher
+ * when it reaps it. Lines are shorter than PIPE_BUF, so children's writes never interleave.
+ *
+ * The launcher holds no state worth keeping: at EOF on stdin (the daemon closed it or died) or
+ * when its parent dies, it exits; children already forked finish on their own, and monitors
+ * never depended on it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "monitor.h"
+#include "util.h"
+
+struct child {
+  pid_t pid;
+  char id[64];
+};
+
+static struct child *children;
+static size_t n_children, cap_children;
+
+/* Writes "ID WORD TEXT\n" in one write, TEXT on one line and the whole under PIPE_BUF. */
+static void answer(const char *id, const char *word, const char *text) {
+  char line[PIPE_BUF];
+  int n = snprintf(line, sizeof line, "%s %s ", id, word);
+  if (n < 0 || (size_t)n >= sizeof line - 1) return;
+  size_t len = (size_t)n;
+  for (const char *t = text; *t && len < sizeof line - 1; t++) line[len++] = *t == '\n' ? '\x1e' : *t;
+  while (len > (size_t)n && line[len - 1] == '\x1e') len--;
+  line[len++] = '\n';
+  write_all(STDOUT_FILENO, line, len);
+}
+
+/* The child for one request: `run` with these arguments, answered on stdout. */
+static void __attribute__((noreturn)) serve(const char *id, int argc, char **argv) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGCHLD, SIG_DFL);
+  int devnull = open("/dev/null", O_RDONLY);
+  if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+  close_from(3, -1);
+  struct run_opts o = {.replay_max = 1 << 20};
+  parse_run_opts(argc, argv, 2, &o);
+  char out[2048];
+  int rc = run_launch(&o, out, sizeof out);
+  answer(id, rc == 0 ? "ok" : "err", out);
+  _exit(0);
+}
+
+/* Forks a child for the request in strs[0..count): ID, N, then the N arguments (argv[2..]). */
+static void start(char **strs, size_t count) {
+  char **argv = calloc(count + 1, sizeof *argv);
+  if (!argv) die("out of memory");
+  argv[0] = "tandem-monitor";
+  argv[1] = "run";
+  for (size_t i = 2; i < count; i++) argv[i] = strs[i];
+  pid_t pid = fork();
+  if (pid < 0) {
+    answer(strs[0], "err", strerror(errno));
+  } else if (pid == 0) {
+    serve(strs[0], (int)count, argv);
+  } else {
+    if (n_children == cap_children) {
+      cap_children = cap_children ? 2 * cap_children : 16;
+      children = realloc(children, cap_children * sizeof *children);
+      if (!children) die("out of memory");
+    }
+    children[n_children].pid = pid;
+    snprintf(children[n_children].id, sizeof children[n_children].id, "%s", strs[0]);
+    n_children++;
+  }
+  free(argv);
+}
+
+/* Starts every complete request at the front of buf; returns the bytes consumed. */
+static size_t take_requests(char *buf, size_t len) {
+  size_t used = 0;
+  for (;;) {
+    char *strs[4096];
+    size_t n = 0, at = used, want = 2;
+    while (n < want) {
+      char *end = memchr(buf + at, '\0', len - at);
+      if (!end) return used;
+      if (n == sizeof strs / sizeof *strs) die("request with too many arguments");
+      strs[n++] = buf + at;
+      at = (size_t)(end - buf) + 1;
+      if (n == 2) want = 2 + strtoul(strs[1], NULL, 10);
+    }
+    start(strs, n);
+    used = at;
+  }
+}
+
+static void reap(void) {
+  int st;
+  pid_t pid;
+  while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    for (size_t i = 0; i < n_children; i++) {
+      if (children[i].pid != pid) continue;
+      if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char why[64];
+        snprintf(why, sizeof why, "the monitor ended with status %d", status_code(st));
+        answer(children[i].id, "err", why);
+      }
+      children[i] = children[--n_children];
+      break;
+    }
+  }
+}
+
+int launcher_main(void) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) return 0; /* the daemon is already gone */
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) die("signalfd: %s", strerror(errno));
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) die("out of memory");
+  for (;;) {
+    struct pollfd pf[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+    if (poll(pf, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll: %s", strerror(errno));
+    }
+    if (pf[1].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) > 0) {
+      }
+      reap();
+    }
+    if (!pf[0].revents) continue;
+    if (len == cap) {
+      cap *= 2;
+      buf = realloc(buf, cap);
+      if (!buf) die("out of memory");
+    }
+    ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    len += (size_t)n;
+    size_t used = take_requests(buf, len);
+    memmove(buf, buf + used, len - used);
+    len -= used;
+  }
+}
