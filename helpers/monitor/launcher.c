@@ -5,11 +5,13 @@
  *
  * Requests arrive on stdin, each a series of NUL-terminated strings: an ID, a count N, then N
  * `run` arguments (what follows `tandem-monitor run`, see main.c). For each, the launcher forks
- * a child that does exactly what `run` does (run.c: fork, setsid, fork the monitor M, wait for
- * its word) and writes ONE line on stdout: `ID ok PID` once the container runs, or
- * `ID err MESSAGE` when it does not (newlines in MESSAGE become 0x1e). A child that ends without
- * answering (a usage error, whose message goes to stderr) gets `ID err ...` from the launcher
- * when it reaps it. Lines are shorter than PIPE_BUF, so children's writes never interleave.
+ * a child that becomes the monitor M itself (a session of its own; run.c) and writes ONE line on
+ * stdout: `ID ok PID` once the container runs, or `ID err MESSAGE` when it does not (newlines in
+ * MESSAGE become 0x1e). One fork and no go-between: the answer comes from M as crun reports
+ * the pid. A child that ends with a failure status gets `ID err ...` from the launcher when it
+ * reaps it (a usage error, whose message goes to stderr, never answered itself); the daemon
+ * ignores answers for requests already answered. Lines are shorter than PIPE_BUF, so
+ * children's writes never interleave.
  *
  * The launcher holds no state worth keeping: at EOF on stdin (the daemon closed it or died) or
  * when its parent dies, it exits; children already forked finish on their own, and monitors
@@ -32,6 +34,7 @@
 #include "monitor.h"
 #include "util.h"
 
+/* Monitors this launcher forked and has not reaped yet (they live as long as their container). */
 struct child {
   pid_t pid;
   char id[64];
@@ -40,8 +43,7 @@ struct child {
 static struct child *children;
 static size_t n_children, cap_children;
 
-/* Writes "ID WORD TEXT\n" in one write, TEXT on one line and the whole under PIPE_BUF. */
-static void answer(const char *id, const char *word, const char *text) {
+void launcher_answer(int fd, const char *id, const char *word, const char *text) {
   char line[PIPE_BUF];
   int n = snprintf(line, sizeof line, "%s %s ", id, word);
   if (n < 0 || (size_t)n >= sizeof line - 1) return;
@@ -49,10 +51,11 @@ static void answer(const char *id, const char *word, const char *text) {
   for (const char *t = text; *t && len < sizeof line - 1; t++) line[len++] = *t == '\n' ? '\x1e' : *t;
   while (len > (size_t)n && line[len - 1] == '\x1e') len--;
   line[len++] = '\n';
-  write_all(STDOUT_FILENO, line, len);
+  write_all(fd, line, len);
 }
 
-/* The child for one request: `run` with these arguments, answered on stdout. */
+/* The child for one request: the monitor of `run` with these arguments (run.c), answering on
+ * stdout once the container runs or fails to. */
 static void __attribute__((noreturn)) serve(const char *id, int argc, char **argv) {
   sigset_t none;
   sigemptyset(&none);
@@ -63,10 +66,9 @@ static void __attribute__((noreturn)) serve(const char *id, int argc, char **arg
   close_from(3, -1);
   struct run_opts o = {.replay_max = 1 << 20};
   parse_run_opts(argc, argv, 2, &o);
-  char out[2048];
-  int rc = run_launch(&o, out, sizeof out);
-  answer(id, rc == 0 ? "ok" : "err", out);
-  _exit(0);
+  int answer_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (answer_fd < 0) die("dup: %s", strerror(errno));
+  run_for_launcher(&o, id, answer_fd);
 }
 
 /* Forks a child for the request in strs[0..count): ID, N, then the N arguments (argv[2..]). */
@@ -78,7 +80,7 @@ static void start(char **strs, size_t count) {
   for (size_t i = 2; i < count; i++) argv[i] = strs[i];
   pid_t pid = fork();
   if (pid < 0) {
-    answer(strs[0], "err", strerror(errno));
+    launcher_answer(STDOUT_FILENO, strs[0], "err", strerror(errno));
   } else if (pid == 0) {
     serve(strs[0], (int)count, argv);
   } else {
@@ -122,7 +124,7 @@ static void reap(void) {
       if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         char why[64];
         snprintf(why, sizeof why, "the monitor ended with status %d", status_code(st));
-        answer(children[i].id, "err", why);
+        launcher_answer(STDOUT_FILENO, children[i].id, "err", why);
       }
       children[i] = children[--n_children];
       break;

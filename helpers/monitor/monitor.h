@@ -48,6 +48,12 @@ void parse_run_opts(int argc, char **argv, int from, struct run_opts *o);
 /* `launcher` mode: see launcher.c. */
 int launcher_main(void);
 
+/* Writes the launcher's one-line answer "ID WORD TEXT" to fd (one write, under PIPE_BUF). */
+void launcher_answer(int fd, const char *id, const char *word, const char *text);
+
+/* In a child of the launcher: becomes the monitor (new session) and answers on answer_fd. */
+void run_for_launcher(struct run_opts *o, const char *id, int answer_fd) __attribute__((noreturn));
+
 struct tty_opts {
   const char *socket;
   int cols, rows, stdin_open;

@@ -1,8 +1,10 @@
 /*
  * `tandem-monitor run`: the parent of one container run (DESIGN.md, "What is not TypeScript").
  *
- * The process Tandem spawns (P, or a child of the launcher: launcher.c) forks; the child calls setsid and forks the monitor (M), then
- * exits, so M is reparented away from the daemon and outlives it. M writes RUNDIR/monitor
+ * The process Tandem spawns (P) forks; the child calls setsid and forks the monitor (M), then
+ * exits, so M is reparented away from the daemon and outlives it. Started by the launcher
+ * (launcher.c), M is the launcher's child itself (in a session of its own) and answers it
+ * directly: the launcher holds nothing M needs, and exits with the daemon. M writes RUNDIR/monitor
  * ("pid starttime run-id"), optionally mounts the overlay rootfs in a private mount namespace
  * (over idmapped image layers with --idmap, idmap.c)
  * (on a private tmpfs, so no host mount or mount point is ever left behind), arms OOM detection, and runs ONE foreground
@@ -51,11 +53,20 @@ struct run {
   size_t errtail_len;
   struct log log;
   struct attach *attach;
+  const char *answer_id; /* started by the launcher: answer it directly ("ID ok PID") */
 };
 
+/* Tells whoever started us the outcome: "ok PID\n" or "err MESSAGE\n" (once). */
 static void sync_send(struct run *r, const char *msg) {
   if (r->sync_fd < 0) return;
-  write_all(r->sync_fd, msg, strlen(msg));
+  if (r->answer_id) {
+    const char *space = strchr(msg, ' ');
+    char word[8];
+    snprintf(word, sizeof word, "%.*s", space ? (int)(space - msg) : 0, msg);
+    launcher_answer(r->sync_fd, r->answer_id, word, space ? space + 1 : "");
+  } else {
+    write_all(r->sync_fd, msg, strlen(msg));
+  }
   close(r->sync_fd);
   r->sync_fd = -1;
 }
@@ -343,6 +354,15 @@ static void monitor_main(struct run *r) {
   spawn_crun(r);
   loop(r);
   finish(r);
+}
+
+void run_for_launcher(struct run_opts *o, const char *id, int answer_fd) {
+  static struct run r;
+  r = (struct run){.o = *o, .sync_fd = answer_fd, .sig_fd = -1, .fifo_fd = -1, .out_fd = -1, .err_fd = -1,
+                   .master_fd = -1, .listen_fd = -1, .oom_fd = -1, .answer_id = id};
+  setsid();
+  monitor_main(&r);
+  _exit(0);
 }
 
 int run_launch(struct run_opts *o, char *out, size_t cap) {

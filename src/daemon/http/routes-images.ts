@@ -13,7 +13,7 @@ import { Image, ImportImageRequest } from '../../api/images.js';
 import { TandemError } from '../../base/errors.js';
 import { newId } from '../../base/ids.js';
 import type { DaemonContext } from '../context.js';
-import type { App } from './app.js';
+import { type App, accepted } from './app.js';
 
 const NameParam = Type.Object({ name: Name });
 
@@ -50,7 +50,7 @@ export function registerImageRoutes(app: App, ctx: DaemonContext): void {
         });
         return { name: image.name, digest: image.digest };
       });
-      return reply.status(202).header('location', `/v1/operations/${op.id}`).send(op);
+      return accepted(reply, ops, op);
     },
   );
 
@@ -76,7 +76,7 @@ export function registerImageRoutes(app: App, ctx: DaemonContext): void {
           await rm(dir, { recursive: true, force: true });
         }
       });
-      return reply.status(202).header('location', `/v1/operations/${op.id}`).send(op);
+      return accepted(reply, ops, op);
     },
   );
 

@@ -13,10 +13,10 @@ import { TandemError } from '../../base/errors.js';
 import type { Operation as CoreOperation } from '../../core/operation.js';
 import type { DaemonContext } from '../context.js';
 import { toWire } from '../instance-view.js';
-import type { App } from './app.js';
+import { type App, accepted } from './app.js';
 
 const NameParam = Type.Object({ name: Name });
-const accepted = { 202: Operation };
+const acceptedSchema = { 202: Operation };
 
 export function registerInstanceRoutes(app: App, ctx: DaemonContext): void {
   const { svc } = ctx;
@@ -24,14 +24,7 @@ export function registerInstanceRoutes(app: App, ctx: DaemonContext): void {
     const inst = await svc.deps.records.get(name);
     return toWire(inst, await svc.commandOf(inst));
   };
-  const accept = (
-    reply: { status(n: number): unknown; header(k: string, v: string): unknown },
-    op: CoreOperation,
-  ) => {
-    reply.status(202);
-    reply.header('location', `/v1/operations/${op.id}`);
-    return op;
-  };
+  const accept = (reply: Parameters<typeof accepted>[0], op: CoreOperation) => accepted(reply, ctx.ops, op);
 
   app.get('/v1/instances', { schema: { response: { 200: Type.Array(Instance) } } }, async () => {
     const all = await svc.deps.records.list();
@@ -40,7 +33,7 @@ export function registerInstanceRoutes(app: App, ctx: DaemonContext): void {
 
   app.post(
     '/v1/instances',
-    { schema: { body: CreateInstanceRequest, response: accepted } },
+    { schema: { body: CreateInstanceRequest, response: acceptedSchema } },
     async (req, reply) => accept(reply, await svc.create(req.body)),
   );
 
@@ -61,13 +54,13 @@ export function registerInstanceRoutes(app: App, ctx: DaemonContext): void {
 
   app.delete(
     '/v1/instances/:name',
-    { schema: { params: NameParam, querystring: ForceQuery, response: accepted } },
+    { schema: { params: NameParam, querystring: ForceQuery, response: acceptedSchema } },
     async (req, reply) => accept(reply, await svc.remove(req.params.name, req.query.force ?? false)),
   );
 
   app.put(
     '/v1/instances/:name/state',
-    { schema: { params: NameParam, body: StateRequest, response: accepted } },
+    { schema: { params: NameParam, body: StateRequest, response: acceptedSchema } },
     async (req, reply) => accept(reply, await svc.changeState(req.params.name, req.body)),
   );
 

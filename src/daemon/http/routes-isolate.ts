@@ -3,7 +3,7 @@ import Type from 'typebox';
 import { Name, Operation } from '../../api/common.js';
 import type { DaemonContext } from '../context.js';
 import { startIsolate } from '../instance-isolate.js';
-import type { App } from './app.js';
+import { type App, accepted } from './app.js';
 
 const IsolateRequest = Type.Object(
   {
@@ -19,10 +19,7 @@ export function registerIsolateRoutes(app: App, ctx: DaemonContext): void {
     '/v1/instances/:name/isolate',
     { schema: { params: Type.Object({ name: Name }), body: IsolateRequest, response: { 202: Operation } } },
     async (req, reply) => {
-      const op = await startIsolate(ctx.svc, req.params.name, req.body.to);
-      reply.status(202);
-      reply.header('location', `/v1/operations/${op.id}`);
-      return op;
+      return accepted(reply, ctx.ops, await startIsolate(ctx.svc, req.params.name, req.body.to));
     },
   );
 }

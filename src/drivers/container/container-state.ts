@@ -103,7 +103,7 @@ export function exitReason(e: Pick<ExitRecord, 'exitCode' | 'oomKilled'>): strin
 
 /** Reads the monitor's files of one instance; `frozen` is asked only for a live container. */
 export async function readRunFiles(p: InstancePaths, frozen: () => Promise<boolean>): Promise<RunFiles> {
-  const complete = readOptional(p.spec) !== undefined;
+  const complete = existsSync(p.spec); // written last, atomically
   if (!existsSync(p.run)) {
     const exitCopy = parseExit(readOptional(p.exitCopy));
     const startedMark = existsSync(p.startedMark);
@@ -117,13 +117,25 @@ export async function readRunFiles(p: InstancePaths, frozen: () => Promise<boole
       frozen: false,
     };
   }
-  const [monText, pidText, exitText] = [readOptional(p.monitor), readOptional(p.pid), readOptional(p.exit)];
-  const monitor = parseMonitor(monText);
+  const monitor = parseMonitor(readOptional(p.monitor));
+  const exit = parseExit(readOptional(p.exit));
+  if (exit && (!monitor || exit.runId === monitor.runId)) {
+    // the current run's end is recorded: that decides, no process needs looking at
+    return {
+      complete,
+      runDirMissing: false,
+      startedMark: true,
+      monitor,
+      exit,
+      monitorAlive: false,
+      pidAlive: false,
+      frozen: false,
+    };
+  }
+  const pidText = readOptional(p.pid);
   const pid = pidText ? Number.parseInt(pidText, 10) || undefined : undefined;
   const monitorAlive = monitor ? processStartTime(monitor.pid) === monitor.startTime : false;
   const pidAlive = pid ? processStartTime(pid) !== undefined : false;
-  const exit = parseExit(exitText);
-  const live = pidAlive && !(exit && monitor && exit.runId === monitor.runId);
   const startedAt = pid ? mtimeIso(p.pid) : undefined;
   return {
     complete,
@@ -135,7 +147,7 @@ export async function readRunFiles(p: InstancePaths, frozen: () => Promise<boole
     pidAlive,
     startedAt,
     exit,
-    frozen: live ? await frozen() : false,
+    frozen: pidAlive ? await frozen() : false,
   };
 }
 

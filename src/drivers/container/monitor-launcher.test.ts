@@ -103,6 +103,8 @@ describe('monitor launcher (real helper, a script as crun)', () => {
       const good = runArgs('echo $$ > $FIFO');
       assert.ok((await l.launch(good.args, 'instance "good"')) > 0);
       assert.ok(l.pid && l.pid !== first);
+      // the monitor outlived its launcher: it still runs its container to the end
+      assert.equal((await exitRecord(slow.run)).exitCode, 0);
     } finally {
       await l.close();
     }
@@ -119,6 +121,7 @@ describe('monitor launcher (real helper, a script as crun)', () => {
     await l.close();
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
     await assert.rejects(l.launch(runArgs('true').args, 'instance "x"'), /the driver is closed/);
+    assert.equal((await exitRecord(slow.run)).exitCode, 0); // started all the same, and ended
   });
 
   test('an idle launcher does not keep its process alive', () => {

@@ -28,7 +28,6 @@ export class MonitorLauncher {
   private proc: ChildProcessWithoutNullStreams | undefined;
   private readonly pending = new Map<string, Pending>();
   private seq = 0;
-  private out = '';
   private stderr = '';
   private closed = false;
 
@@ -65,7 +64,7 @@ export class MonitorLauncher {
           reject(err);
         },
       });
-      (proc.stdout as unknown as Socket).ref();
+      this.hold(true);
       proc.stdin.write([id, String(args.length), ...args].map((s) => `${s}\0`).join(''));
     });
   }
@@ -86,19 +85,26 @@ export class MonitorLauncher {
     if (this.proc) return this.proc;
     const proc = spawn(this.monitorPath, ['launcher'], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
-    this.out = '';
     this.stderr = '';
     proc.unref();
     for (const s of [proc.stdin, proc.stdout, proc.stderr]) (s as unknown as Socket).unref();
     proc.stdin.on('error', () => {}); // EPIPE when it died: its 'exit' rejects what is in flight
+    // answers of this launcher's monitors may come after it died: a buffer per launcher
+    let out = '';
     proc.stdout.setEncoding('utf8');
-    proc.stdout.on('data', (chunk: string) => this.onOutput(chunk));
+    proc.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      const end = out.lastIndexOf('\n') + 1;
+      for (const line of out.slice(0, end).split('\n').slice(0, -1)) this.onAnswer(line);
+      out = out.slice(end);
+    });
     proc.stderr.setEncoding('utf8');
     proc.stderr.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-STDERR_TAIL);
     });
     const ended = (why: string) => {
       if (this.proc !== proc) return;
+      (proc.stdout as unknown as Socket).unref(); // its monitors may still answer: ignored
       this.proc = undefined;
       const said = lastLines(this.stderr.split('\n'));
       for (const id of [...this.pending.keys()]) {
@@ -116,39 +122,46 @@ export class MonitorLauncher {
     return proc;
   }
 
-  private onOutput(chunk: string): void {
-    this.out += chunk;
-    let nl = this.out.indexOf('\n');
-    while (nl >= 0) {
-      const line = this.out.slice(0, nl);
-      this.out = this.out.slice(nl + 1);
-      nl = this.out.indexOf('\n');
-      const [id = '', word = '', ...rest] = line.split(' ');
-      const p = this.settle(id);
-      if (!p) continue; // aborted meanwhile
-      let text = rest.join(' ');
-      if (word !== 'ok' && text.startsWith('the monitor ended')) {
-        const said = lastLines(this.stderr.split('\n'));
-        if (said) text += `: ${said}`;
-      }
-      const pid = Number.parseInt(text, 10);
-      if (word === 'ok' && pid > 0) p.resolve(pid);
-      else
-        p.reject(
-          new TandemError(
-            'internal',
-            `starting ${p.subject}: ${lastLines(text.split('\x1e')) || 'the monitor failed'}`,
-          ),
-        );
+  private onAnswer(line: string): void {
+    const [id = '', word = '', ...rest] = line.split(' ');
+    const p = this.settle(id);
+    if (!p) return; // aborted, or answered already
+    let text = rest.join(' ');
+    if (word !== 'ok' && text.startsWith('the monitor ended')) {
+      const said = lastLines(this.stderr.split('\n'));
+      if (said) text += `: ${said}`;
     }
+    const pid = Number.parseInt(text, 10);
+    if (word === 'ok' && pid > 0) p.resolve(pid);
+    else
+      p.reject(
+        new TandemError(
+          'internal',
+          `starting ${p.subject}: ${lastLines(text.split('\x1e')) || 'the monitor failed'}`,
+        ),
+      );
   }
 
-  /** Removes a request from the pending set (unref'ing the launcher when none is left). */
+  /** Removes a request from the pending set (letting the process exit when none is left). */
   private settle(id: string): Pending | undefined {
     const p = this.pending.get(id);
     this.pending.delete(id);
-    if (this.pending.size === 0 && this.proc) (this.proc.stdout as unknown as Socket).unref();
+    if (this.pending.size === 0) this.hold(false);
     return p;
+  }
+
+  /** While starts are in flight, the launcher's answers and its exit keep this process alive. */
+  private hold(on: boolean): void {
+    const proc = this.proc;
+    if (!proc) return;
+    const stdout = proc.stdout as unknown as Socket;
+    if (on) {
+      proc.ref();
+      stdout.ref();
+    } else {
+      proc.unref();
+      stdout.unref();
+    }
   }
 }
 
