@@ -3,10 +3,12 @@
  * Rows (each a `BenchRow`; add more to ROWS, e.g. through the API or the CLI):
  *   crun run       raw `crun run` of a prepared bundle (the driver's own config.json, a plain
  *                  rootfs directory), spawned from Node as any program would
- *   driver         ContainerDriver create + start + wait for the exited event + delete
+ *   driver         ContainerDriver create + start + wait for the exited event + delete (and
+ *                  the background removal of its files)
+ *   api, cli       through a real daemon (daemon-rows.ts)
  *   podman run     `podman run --rm` of the same rootfs imported into podman (isolated storage)
  * Rows run round-robin (one iteration of each in turn) so that load from other jobs on the
- * machine hits all of them alike. Prints median and p95 per row and ratios against raw crun
+ * machine hits all of them alike, with an untimed pause after each run (PAUSE_MS). Prints median and p95 per row and ratios against raw crun
  * and podman, as a markdown table.
  *
  *   node --import tsx bench/container-launch/bench.ts [-n RUNS] [--rows crun,driver,podman]
@@ -115,6 +117,7 @@ function driverRow(env: Env): BenchRow {
       await driver.start(id);
       await exited;
       await driver.delete(id, {});
+      await driver.settle(); // its files' removal is charged to this row, not the next one
       waiting.delete(id);
     },
     async teardown() {
@@ -175,6 +178,12 @@ export const ROWS: Record<string, (env: Env) => BenchRow> = {
   cli: (env) => cliRow(env),
 };
 
+/**
+ * Untimed pause after each run: work a row leaves behind (podman's cleanup process, the daemon's
+ * background removal of a deleted instance's files) ends there, not in the next row's time.
+ */
+const PAUSE_MS = 50;
+
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
@@ -202,6 +211,7 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         await r.run(i);
         times[k]!.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, PAUSE_MS));
       }
     }
   } finally {

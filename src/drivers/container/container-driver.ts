@@ -383,6 +383,11 @@ export class ContainerDriver implements InstanceDriver {
     return () => this.listeners.delete(listener);
   }
 
+  /** Resolves once the background work started so far (deleted instances' files) is done. */
+  async settle(): Promise<void> {
+    await this.background.settle();
+  }
+
   async close(): Promise<void> {
     this.ends.close();
     this.listeners.clear();
