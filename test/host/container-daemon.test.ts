@@ -10,6 +10,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CHANNEL, decodeStreamFrames } from '../../src/api/exec-frames.js';
+import { isTandemError } from '../../src/base/errors.js';
+import { Client } from '../../src/client/client.js';
 import { BIN, TestDaemon } from '../helpers/daemon.js';
 
 const SLEEP = ['--', 'sh', '-c', 'echo started; sleep 1000'];
@@ -141,6 +144,26 @@ describe('containers through the daemon (real crun)', () => {
     const code = await new Promise<number | null>((r) => fg.once('exit', r));
     assert.equal(code, 42);
     assert.match(out, /got-int/);
+  });
+
+  it('attaching with replay to a workload that ended gives its log and status in frames; without replay, conflict', async () => {
+    await ok(['launch', 'busybox', 'ended', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.ok(
+      await until(async () => ((await info('ended')).status === 'stopped' ? true : undefined), 10_000),
+    );
+    const client = new Client({ socket: d.socket });
+    const res = await client.attachStream('ended', true);
+    assert.equal(res.statusCode, 200);
+    const parts: Buffer[] = [];
+    for await (const c of res) parts.push(c as Buffer);
+    const { frames, rest } = decodeStreamFrames(Buffer.concat(parts));
+    assert.equal(rest.length, 0);
+    const out = frames.filter((f) => f.channel === CHANNEL.stdout).map((f) => f.payload.toString());
+    assert.equal(out.join(''), 'out\nerr\n'); // the log holds both streams
+    assert.deepEqual(JSON.parse(frames.at(-1)!.payload.toString()), { exit: 3, fromLog: true });
+    assert.equal(frames.at(-1)!.channel, CHANNEL.control);
+    await assert.rejects(client.attachStream('ended', false), (e: Error) => isTandemError(e, 'conflict'));
+    await ok(['rm', 'ended']);
   });
 
   it('kill -9 of the daemon with five containers: all still run and are managed; an exit while down is recorded', async () => {

@@ -178,10 +178,11 @@ async function attachOutput(client: Client, name: string): Promise<number> {
         if (f.channel === CHANNEL.stdout) process.stdout.write(f.payload);
         else if (f.channel === CHANNEL.stderr) process.stderr.write(f.payload);
         else if (f.channel === CHANNEL.control) {
-          const code = (JSON.parse(f.payload.toString()) as { exit: number }).exit;
-          // A workload that ended as the attach began may not have been replayed: its log has it.
-          if (!printed) await printLogs(client, name);
-          return code;
+          const end = JSON.parse(f.payload.toString()) as { exit: number; fromLog?: boolean };
+          // A workload that ended as the attach began may not have been replayed: its log has it
+          // (unless the daemon sent the log itself, for a workload that had ended).
+          if (!printed && !end.fromLog) await printLogs(client, name);
+          return end.exit;
         }
         printed = true;
       }

@@ -5,6 +5,7 @@
  * with a TTY when asked. The first websocket message is the JSON ExecRequest.
  */
 
+import type { ServerResponse } from 'node:http';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { WebSocket } from 'ws';
@@ -73,11 +74,19 @@ export function registerExecRoutes(app: App, ctx: DaemonContext): void {
     '/v1/instances/:name/attach/stream',
     { schema: { params: NameParam, querystring: Type.Object({ replay: Type.Optional(Type.Boolean()) }) } },
     async (req, reply) => {
-      const session = await ctx.svc.attach(req.params.name, { replay: req.query.replay ?? false });
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'application/vnd.tandem.frames', 'cache-control': 'no-cache' });
-      res.flushHeaders();
+      const replay = req.query.replay ?? false;
+      const inst = await ctx.svc.deps.records.get(req.params.name);
+      if (replay && (inst.status === 'stopped' || inst.status === 'error')) {
+        // it ended already (a short `run`): its log and its status, in the same frames
+        const chunks = ctx.svc.driverFor(inst.type).logs(inst.id, { follow: false });
+        const res = startFrames(reply);
+        for await (const chunk of chunks) res.write(encodeStreamFrame(CHANNEL.stdout, chunk));
+        const end = { exit: inst.exitCode ?? 1, fromLog: true };
+        res.end(encodeStreamFrame(CHANNEL.control, JSON.stringify(end)));
+        return;
+      }
+      const session = await ctx.svc.attach(req.params.name, { replay });
+      const res = startFrames(reply);
       const send = (channel: 1 | 2) => (chunk: Buffer) => res.write(encodeStreamFrame(channel, chunk));
       session.stdout.on('data', send(CHANNEL.stdout));
       session.stderr.on('data', send(CHANNEL.stderr));
@@ -115,6 +124,15 @@ export function registerExecRoutes(app: App, ctx: DaemonContext): void {
     }
     return ctx.svc.exec(name, toDriver(body));
   }
+}
+
+/** Takes over the reply for a stream of frames (api/exec-frames.ts). */
+function startFrames(reply: { hijack(): void; raw: ServerResponse }): ServerResponse {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'application/vnd.tandem.frames', 'cache-control': 'no-cache' });
+  res.flushHeaders();
+  return res;
 }
 
 /**
