@@ -86,7 +86,7 @@ export async function clearCrunState(crun: string, crunRoot: string, id: string)
 export async function removeDriverHostState(root: string, runRoot?: string): Promise<void> {
   const layout = await detectCgroupLayout();
   const d = driverPaths(root, runRoot);
-  const dirs = [...layout.all.map((h) => join(h, d.cgroupParent)), d.crunRoot, d.mnt, d.runRoot];
+  const dirs = [...layout.all.map((h) => join(h, d.cgroupParent)), d.crunRoot, d.mnt, d.runTrash, d.runRoot];
   for (const dir of dirs) {
     try {
       rmdirSync(dir);
