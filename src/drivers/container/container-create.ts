@@ -135,7 +135,10 @@ export async function createInstance(ctx: CreateContext, spec: StoredSpec): Prom
     writeFileSync(p.config, JSON.stringify(config, null, 1));
     await ctx.cgroup.create();
     rb.add('cgroup', () => ctx.cgroup.remove());
-    await ctx.cgroup.setLimits(spec.limits);
+    // a new group has no limits: write them only when there are some
+    const { cpus, memoryBytes, pids } = spec.limits;
+    if (cpus !== undefined || memoryBytes !== undefined || pids !== undefined)
+      await ctx.cgroup.setLimits(spec.limits);
     ctx.signal?.throwIfAborted();
     const { rootfsChanges: _taken, ...kept } = spec;
     writeJsonAtomic(p.spec, kept);

@@ -101,8 +101,26 @@ export function assertInstanceId(id: string): void {
   }
 }
 
-/** Paths of one instance. */
+/** Recently asked instance paths per driver (every driver call asks; a launch makes dozens). */
+const recent = new WeakMap<DriverPaths, Map<string, InstancePaths>>();
+const RECENT_MAX = 256;
+
+/** Paths of one instance (frozen: shared between callers). */
 export function instancePaths(d: DriverPaths, id: string): InstancePaths {
+  let known = recent.get(d);
+  if (!known) {
+    known = new Map();
+    recent.set(d, known);
+  }
+  const hit = known.get(id);
+  if (hit) return hit;
+  const p = Object.freeze(computePaths(d, id));
+  known.set(id, p);
+  if (known.size > RECENT_MAX) known.delete(known.keys().next().value!);
+  return p;
+}
+
+function computePaths(d: DriverPaths, id: string): InstancePaths {
   assertInstanceId(id);
   const dir = join(d.instances, id);
   const bundle = join(dir, 'bundle');
