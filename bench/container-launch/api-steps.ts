@@ -28,7 +28,7 @@ try {
         (e) => {
           if (e.type === 'lifecycle' && e.action === 'stopped' && e.instance) stopped.get(e.instance)?.();
         },
-        { signal: ac.signal, onOpen: opened },
+        { types: ['lifecycle'], signal: ac.signal, onOpen: opened },
       )
       .catch(() => {});
   });

@@ -59,7 +59,7 @@ class BenchDaemon {
     await exec('tar', ['-C', env.layer, '-cf', tar, '.']);
     const r = await runCli(['image', 'import', 'bench-busybox', tar], { env: this.env });
     if (r.code !== 0) throw new Error(`image import: ${r.stderr}`);
-    // Lifecycle events in this process (as an API client would), not through another process.
+    // Lifecycle events (only those) in this process, as an API client would, not through another process.
     this.abort = new AbortController();
     await new Promise<void>((opened) => {
       void new Client({ socket: this.socket })
@@ -68,7 +68,7 @@ class BenchDaemon {
             if (e.type === 'lifecycle' && e.action === 'stopped' && e.instance)
               this.stopped.get(e.instance)?.();
           },
-          { signal: this.abort!.signal, onOpen: opened },
+          { types: ['lifecycle'], signal: this.abort!.signal, onOpen: opened },
         )
         .catch(() => {});
     });

@@ -36,6 +36,13 @@ export type Event = Static<typeof Event>;
 
 export const EventsQuery = Type.Object({
   since: Type.Optional(Type.Integer({ minimum: 0, description: 'replay buffered events after this seq' })),
+  type: Type.Optional(
+    Type.String({
+      pattern: '^(lifecycle|operation|image)(,(lifecycle|operation|image))*$',
+      description: 'only these event types (comma-separated: lifecycle, operation, image)',
+    }),
+  ),
+  instance: Type.Optional(Type.String({ minLength: 1, description: "only this instance's events" })),
 });
 
 export const DaemonInfo = Type.Object({

@@ -146,9 +146,21 @@ export class Client {
   /** Follows the event stream, calling `onEvent` per event; resolves when the stream ends. */
   async events(
     onEvent: (e: Event) => void,
-    opts: { since?: number; signal?: AbortSignal; onOpen?: () => void } = {},
+    opts: {
+      since?: number;
+      /** Only these event types. */
+      types?: string[];
+      /** Only this instance's events. */
+      instance?: string;
+      signal?: AbortSignal;
+      onOpen?: () => void;
+    } = {},
   ): Promise<void> {
-    const res = await this.raw('GET', `/v1/events${opts.since !== undefined ? `?since=${opts.since}` : ''}`);
+    const q = new URLSearchParams();
+    if (opts.since !== undefined) q.set('since', String(opts.since));
+    if (opts.types?.length) q.set('type', opts.types.join(','));
+    if (opts.instance !== undefined) q.set('instance', opts.instance);
+    const res = await this.raw('GET', `/v1/events${q.size ? `?${q}` : ''}`);
     if ((res.statusCode ?? 500) >= 400)
       throw toError(res.statusCode ?? 500, JSON.parse((await readAll(res)) || '{}'));
     opts.signal?.addEventListener('abort', () => res.destroy(), { once: true });

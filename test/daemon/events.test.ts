@@ -1,7 +1,8 @@
 /**
  * The event stream (issue 2): `tandem events --json` receives created, started, paused,
  * resumed, stopped, deleted in order for a scripted sequence; a client that stops reading is
- * disconnected while the others keep receiving, and the daemon keeps serving.
+ * disconnected while the others keep receiving, and the daemon keeps serving; `--type` and
+ * `--instance` filter the stream.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -49,6 +50,48 @@ describe('event stream (fake driver)', () => {
       [...seqs].sort((a, b) => a - b),
       'sequence numbers increase',
     );
+  });
+
+  it('--type and --instance keep only those events; a bad type is a usage error', async () => {
+    const follow = (args: string[]) => {
+      const p = spawn(process.execPath, [BIN, 'events', '--json', ...args], {
+        env: d.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      p.stdout.on('data', (b: Buffer) => (out += b));
+      return {
+        stop: () => {
+          p.kill('SIGTERM');
+          return out
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l));
+        },
+      };
+    };
+    const lifecycleOfA = follow(['--type', 'lifecycle', '--instance', 'fa']);
+    const operations = follow(['--type', 'operation']);
+    await new Promise((r) => setTimeout(r, 700));
+    for (const args of [
+      ['launch', 'busybox', 'fa', '--', 'sh', '-c', 'sleep 1000'],
+      ['launch', 'busybox', 'fb', '--', 'sh', '-c', 'sleep 1000'],
+      ['rm', '-f', 'fa', 'fb'],
+    ])
+      await d.ok(args);
+    await new Promise((r) => setTimeout(r, 500));
+    const a = lifecycleOfA.stop();
+    assert.deepEqual(
+      a.map((e) => `${e.type} ${e.instance} ${e.action}`),
+      ['lifecycle fa created', 'lifecycle fa started', 'lifecycle fa deleted'],
+    );
+    const ops = operations.stop();
+    assert.ok(ops.length >= 6, `operation events: ${ops.length}`);
+    assert.ok(ops.every((e) => e.type === 'operation'));
+    const bad = await d.cli(['events', '--type', 'lifecycle,nonsense']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /type/);
   });
 
   it('disconnects a client that stops reading while others keep receiving', async () => {

@@ -13,11 +13,15 @@ export function registerSystemCommands(program: Command, ctx: Ctx): void {
     .description('follow lifecycle and operation events')
     .option('--json', 'one JSON object per line')
     .option('--since <seq>', 'replay buffered events after this sequence number')
-    .action(async (o: { json?: boolean; since?: string }) => {
+    .option('--type <types>', 'only these event types: lifecycle, operation, image (comma-separated)')
+    .option('--instance <name>', "only this instance's events")
+    .action(async (o: { json?: boolean; since?: string; type?: string; instance?: string }) => {
       await ctx
         .client()
         .events((e) => process.stdout.write(o.json ? `${JSON.stringify(e)}\n` : eventLine(e)), {
           since: o.since === undefined ? undefined : Number(o.since),
+          types: o.type?.split(','),
+          instance: o.instance,
         });
     });
 

@@ -1,6 +1,8 @@
 /**
  * GET /v1/events: the event stream as server-sent events, one JSON event per message, ids
  * being sequence numbers (`?since=N` or Last-Event-ID replays what the ring still holds).
+ * `?type=lifecycle,operation` and `?instance=NAME` keep only those events (a client that waits
+ * for one instance's end is not woken by every operation of the daemon).
  * Each client has a bounded buffer: when its unsent bytes pass the limit it is disconnected,
  * so a client that stops reading never stalls the daemon or the other clients.
  */
@@ -28,7 +30,10 @@ export function registerEventRoutes(app: App, ctx: DaemonContext): void {
       clearInterval(beat);
       if (!res.destroyed) res.destroy();
     };
+    const types = req.query.type?.split(',');
+    const instance = req.query.instance;
     const send = (e: TandemEvent) => {
+      if ((types && !types.includes(e.type)) || (instance !== undefined && e.instance !== instance)) return;
       if (res.writableLength > ctx.eventBufferBytes) {
         req.log.warn({ buffered: res.writableLength }, 'event subscriber too slow: disconnected');
         close();
