@@ -33,6 +33,16 @@ describe('monitor launcher (real helper, a script as crun)', () => {
     };
   }
 
+  /** Runs `fn` with a new launcher, closed afterwards. */
+  async function withLauncher(fn: (l: MonitorLauncher) => Promise<void>): Promise<void> {
+    const l = new MonitorLauncher(MONITOR);
+    try {
+      await fn(l);
+    } finally {
+      await l.close();
+    }
+  }
+
   async function exitRecord(run: string): Promise<{ exitCode: number; pid: number }> {
     for (let i = 0; i < 200; i++) {
       try {
@@ -44,9 +54,8 @@ describe('monitor launcher (real helper, a script as crun)', () => {
     throw new Error(`no exit record in ${run}`);
   }
 
-  test('concurrent launches each resolve with their own pid; the monitors record the exits', async () => {
-    const l = new MonitorLauncher(MONITOR);
-    try {
+  test('concurrent launches each resolve with their own pid; the monitors record the exits', () =>
+    withLauncher(async (l) => {
       const runs = [1, 2, 3].map((i) => runArgs(`echo $$ > $FIFO; echo out${i}; exit ${i}`));
       const pids = await Promise.all(runs.map((r, i) => l.launch(r.args, `instance "c${i}"`)));
       assert.equal(new Set(pids).size, 3);
@@ -56,14 +65,10 @@ describe('monitor launcher (real helper, a script as crun)', () => {
         assert.equal(rec.exitCode, i + 1);
         assert.equal(readFileSync(join(r.run, 'log'), 'utf8'), `out${i + 1}\n`);
       }
-    } finally {
-      await l.close();
-    }
-  });
+    }));
 
-  test('a start that fails says why (the last lines crun wrote) and the next one works', async () => {
-    const l = new MonitorLauncher(MONITOR);
-    try {
+  test('a start that fails says why (the last lines crun wrote) and the next one works', () =>
+    withLauncher(async (l) => {
       const bad = runArgs('echo first >&2; echo "no such image" >&2; exit 3');
       await assert.rejects(l.launch(bad.args, 'instance "bad"'), (err: Error) => {
         assert.match(err.message, /^starting instance "bad": crun exited with status 3: .*no such image/);
@@ -72,28 +77,20 @@ describe('monitor launcher (real helper, a script as crun)', () => {
       });
       const good = runArgs('echo $$ > $FIFO');
       assert.ok((await l.launch(good.args, 'instance "good"')) > 0);
-    } finally {
-      await l.close();
-    }
-  });
+    }));
 
-  test('a usage error of the helper rejects with its message, not a hang', async () => {
-    const l = new MonitorLauncher(MONITOR);
-    try {
+  test('a usage error of the helper rejects with its message, not a hang', () =>
+    withLauncher(async (l) => {
       await assert.rejects(
         l.launch(['--no-such-option'], 'instance "u"'),
         /starting instance "u": the monitor ended with status 125/,
       );
       const good = runArgs('echo $$ > $FIFO');
       assert.ok((await l.launch(good.args, 'instance "good"')) > 0);
-    } finally {
-      await l.close();
-    }
-  });
+    }));
 
-  test('a launcher that dies fails the starts in flight, and the next start gets a new one', async () => {
-    const l = new MonitorLauncher(MONITOR);
-    try {
+  test('a launcher that dies fails the starts in flight, and the next start gets a new one', () =>
+    withLauncher(async (l) => {
       const slow = runArgs('sleep 2; echo $$ > $FIFO');
       const inFlight = l.launch(slow.args, 'instance "slow"');
       const first = l.pid;
@@ -105,10 +102,7 @@ describe('monitor launcher (real helper, a script as crun)', () => {
       assert.ok(l.pid && l.pid !== first);
       // the monitor outlived its launcher: it still runs its container to the end
       assert.equal((await exitRecord(slow.run)).exitCode, 0);
-    } finally {
-      await l.close();
-    }
-  });
+    }));
 
   test('an aborted start rejects at once; close() ends the launcher', async () => {
     const l = new MonitorLauncher(MONITOR);
