@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -95,6 +95,10 @@ describe('monitor launcher (real helper, a script as crun)', () => {
       const inFlight = l.launch(slow.args, 'instance "slow"');
       const first = l.pid;
       assert.ok(first);
+      // once its monitor runs (its first act is the monitor file), the launcher dies
+      for (let i = 0; i < 400 && !existsSync(join(slow.run, 'monitor')); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.ok(existsSync(join(slow.run, 'monitor')), 'the monitor started');
       process.kill(first, 'SIGKILL');
       await assert.rejects(inFlight, /starting instance "slow": the monitor launcher ended \(SIGKILL\)/);
       const good = runArgs('echo $$ > $FIFO');
