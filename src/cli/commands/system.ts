@@ -2,8 +2,11 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ResourceUsage } from '../../api/instances.js';
 import type { Event } from '../../api/system.js';
+import { TandemError } from '../../base/errors.js';
 import type { Client } from '../../client/client.js';
 import { printJson, size, table } from '../output.js';
+
+const EVENT_TYPES = ['lifecycle', 'operation', 'image'];
 
 type Ctx = { client: () => Client };
 
@@ -16,11 +19,15 @@ export function registerSystemCommands(program: Command, ctx: Ctx): void {
     .option('--type <types>', 'only these event types: lifecycle, operation, image (comma-separated)')
     .option('--instance <name>', "only this instance's events")
     .action(async (o: { json?: boolean; since?: string; type?: string; instance?: string }) => {
+      const types = o.type?.split(',');
+      const bad = types?.find((t) => !EVENT_TYPES.includes(t));
+      if (bad !== undefined)
+        throw new TandemError('invalid_argument', `unknown event type "${bad}" (${EVENT_TYPES.join(', ')})`);
       await ctx
         .client()
         .events((e) => process.stdout.write(o.json ? `${JSON.stringify(e)}\n` : eventLine(e)), {
           since: o.since === undefined ? undefined : Number(o.since),
-          types: o.type?.split(','),
+          types,
           instance: o.instance,
         });
     });
