@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +48,12 @@ struct attach {
   size_t replay_cap;
   unsigned long long replay_base; /* output offset of replay.p[0] */
   int map[ATTACH_MAX_POLLFDS];    /* poll entry -> -1 listen, -2 stdin, else client index */
+  dev_t sock_dev;                 /* the socket file we made (a later run may replace it) */
+  ino_t sock_ino;
+  int ended;                      /* the exit frame is queued for every client, new ones too */
+  char exit_frame[5 + 16];
+  size_t exit_len;
+  int served;                     /* clients that received the exit frame (attach_linger) */
 };
 
 static int buf_add(struct buf *b, const void *d, size_t n) {
@@ -101,7 +110,17 @@ struct attach *attach_open(const char *path, size_t replay_cap) {
   a->listen_fd = listen_unix(path);
   if (a->listen_fd < 0) return free(a), NULL;
   fcntl(a->listen_fd, F_SETFL, O_NONBLOCK);
+  struct stat st;
+  if (stat(path, &st) == 0) a->sock_dev = st.st_dev, a->sock_ino = st.st_ino;
   return a;
+}
+
+/* Closes the listener and removes its socket file, unless a later run already replaced it. */
+static void close_listener(struct attach *a) {
+  close(a->listen_fd);
+  a->listen_fd = -1;
+  struct stat st;
+  if (stat(a->path, &st) == 0 && st.st_dev == a->sock_dev && st.st_ino == a->sock_ino) unlink(a->path);
 }
 
 void attach_set_tty(struct attach *a, int master) {
@@ -136,6 +155,7 @@ static void greet(struct attach *a, int i, int replay) {
   c->greeted = 1;
   size_t skip = (size_t)(from - a->replay_base);
   if (skip < a->replay.len) queue(a, i, a->replay.p + skip, a->replay.len - skip);
+  if (a->ended) queue(a, i, a->exit_frame, a->exit_len);
 }
 
 static void close_stdin_if_done(struct attach *a) {
@@ -243,15 +263,55 @@ void attach_output(struct attach *a, int stream, const char *buf, size_t n) {
   }
 }
 
-void attach_finish(struct attach *a, int code) {
-  char text[16], h[5];
+/* Queues the exit frame for the greeted clients, and (greet) for every client greeted later. */
+static void mark_ended(struct attach *a, int code) {
+  char text[16];
   int n = snprintf(text, sizeof text, "%d", code);
-  frame_header(h, FRAME_EXIT, (size_t)n);
-  for (int i = 0; i < a->ncl; i++) {
-    if (!a->cl[i].greeted) greet(a, i, 0);
-    queue(a, i, h, 5);
-    queue(a, i, text, (size_t)n);
+  frame_header(a->exit_frame, FRAME_EXIT, (size_t)n);
+  memcpy(a->exit_frame + 5, text, (size_t)n);
+  a->exit_len = 5 + (size_t)n;
+  a->ended = 1;
+  a->stdin_fd = -1; /* nothing reads stdin any more */
+  for (int i = 0; i < a->ncl; i++)
+    if (a->cl[i].greeted) queue(a, i, a->exit_frame, a->exit_len);
+}
+
+void attach_linger(struct attach *a, int code, int ms, int stop_fd) {
+  mark_ended(a, code);
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    /* a greeted client with nothing left to receive has had everything: let it go */
+    for (int i = a->ncl - 1; i >= 0; i--) {
+      if (a->cl[i].greeted && (a->cl[i].out.len == 0 || a->cl[i].dead)) {
+        a->served += !a->cl[i].dead;
+        drop_client(a, i);
+      }
+    }
+    if (a->served > 0 && a->ncl == 0) break;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (waited >= ms) break;
+    struct pollfd pf[ATTACH_MAX_POLLFDS + 1];
+    int n = attach_pollfds(a, pf);
+    pf[n] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+    if (poll(pf, (nfds_t)n + 1, (int)(ms - waited)) < 0 && errno != EINTR) break;
+    if (pf[n].revents) { /* SIGTERM: the instance is being deleted or started again */
+      struct signalfd_siginfo si;
+      if (read(stop_fd, &si, sizeof si) == (ssize_t)sizeof si && si.ssi_signo != SIGCHLD &&
+          si.ssi_signo != SIGWINCH)
+        break;
+    }
+    attach_handle(a, pf, n);
   }
+  while (a->ncl) drop_client(a, 0);
+  close_listener(a);
+}
+
+void attach_finish(struct attach *a, int code) {
+  for (int i = 0; i < a->ncl; i++)
+    if (!a->cl[i].greeted) greet(a, i, 0);
+  mark_ended(a, code);
   struct timespec start, now;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
@@ -266,6 +326,5 @@ void attach_finish(struct attach *a, int code) {
       if (a->cl[i].out.len && client_write(&a->cl[i]) < 0) a->cl[i].out.len = 0, a->cl[i].dead = 1;
   }
   while (a->ncl) drop_client(a, 0);
-  close(a->listen_fd);
-  unlink(a->path);
+  close_listener(a);
 }

@@ -45,4 +45,9 @@ void attach_output(struct attach *a, int stream, const char *buf, size_t n);
 /* Sends the exit frame, flushes clients (at most ~1 s), closes everything, removes the socket. */
 void attach_finish(struct attach *a, int code);
 
+/* attach_finish for a workload whose client may attach late: clients that connect within `ms`
+ * still get the output (replayed on request) and the exit status; returns once one client was
+ * served and none is left, at `ms`, or when `stop_fd` (a signalfd) becomes readable. */
+void attach_linger(struct attach *a, int code, int ms, int stop_fd);
+
 #endif

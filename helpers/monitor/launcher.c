@@ -43,6 +43,17 @@ struct child {
 static struct child *children;
 static size_t n_children, cap_children;
 
+/* The launcher's own argument strings, contiguous in memory: a monitor writes its title there. */
+static char *title_at;
+static size_t title_room;
+
+/* Shows `text` as this process's command line (ps, /proc/PID/cmdline), as far as room allows. */
+static void retitle(const char *text) {
+  if (!title_at || title_room < 2) return;
+  memset(title_at, 0, title_room);
+  snprintf(title_at, title_room, "%s", text);
+}
+
 void launcher_answer(int fd, const char *id, const char *word, const char *text) {
   char line[PIPE_BUF];
   int n = snprintf(line, sizeof line, "%s %s ", id, word);
@@ -66,6 +77,9 @@ static void __attribute__((noreturn)) serve(const char *id, int argc, char **arg
   close_from(3, -1);
   struct run_opts o = {.replay_max = 1 << 20};
   parse_run_opts(argc, argv, 2, &o);
+  char title[512];
+  snprintf(title, sizeof title, "tandem-monitor run %s", o.dir);
+  retitle(title);
   int answer_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
   if (answer_fd < 0) die("dup: %s", strerror(errno));
   run_for_launcher(&o, id, answer_fd);
@@ -132,7 +146,9 @@ static void reap(void) {
   }
 }
 
-int launcher_main(void) {
+int launcher_main(int argc, char **argv) {
+  title_at = argv[0];
+  title_room = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) return 0; /* the daemon is already gone */
   signal(SIGPIPE, SIG_IGN);

@@ -4,14 +4,18 @@
  *   tandem-monitor run --dir RUNDIR --run-id ID --log FILE [--log-max BYTES]
  *       [--lower L1:L2:... --upper DIR --work DIR --merged DIR [--scratch DIR] [--idmap HOSTID:COUNT]]
  *       [--oom-v1 MEMCG_DIR | --oom-v2 CGROUP_DIR] [--console-socket PATH]
- *       [--attach PATH [--replay-max BYTES] [--stdin]] -- CRUN ARGS...
+ *       [--attach PATH [--replay-max BYTES] [--stdin] [--linger-ms MS]] -- CRUN ARGS...
  *     Parent of one foreground `crun run` (run.c). Prints the container's pid and exits 0 once
  *     it runs; prints crun's error and exits 1 when it does not start. With --scratch, a private
- *     tmpfs covers DIR first and the mount point --merged (below DIR) is created on it.
+ *     tmpfs covers DIR first and the mount point --merged (below DIR) is created on it. With
+ *     --linger-ms, the attach socket outlives the workload until a client got its output and
+ *     status (a foreground run that attaches after a short workload ended), MS, or SIGTERM.
  *
- *   tandem-monitor launcher
+ *   tandem-monitor launcher [PADDING]
  *     Long-lived: forks a `run` per request read on stdin and answers on stdout (launcher.c), so
- *     the daemon starts a container without forking itself.
+ *     the daemon starts a container without forking itself. Each monitor retitles itself
+ *     (`tandem-monitor run RUNDIR`, for ps) in the space of the launcher's arguments, which
+ *     PADDING (spaces) makes room for.
  *
  *   tandem-monitor tty-exec --socket PATH [--cols N --rows N] [--stdin] -- CRUN ARGS...
  *     Runs `crun exec` with a terminal and relays it over stdio, resizes from fd 3 (tty-exec.c).
@@ -50,10 +54,12 @@ void parse_run_opts(int argc, char **argv, int from, struct run_opts *o) {
     else if (!strcmp(a, "--attach")) o->attach = need(argc, argv, &i);
     else if (!strcmp(a, "--replay-max")) o->replay_max = atoll(need(argc, argv, &i));
     else if (!strcmp(a, "--stdin")) o->stdin_open = 1;
+    else if (!strcmp(a, "--linger-ms")) o->linger_ms = atoi(need(argc, argv, &i));
     else die("unknown option %s", a);
   }
   if (i + 1 >= argc) die("missing -- CRUN ARGS");
   if (o->stdin_open && !o->attach) die("--stdin needs --attach");
+  if (o->linger_ms && !o->attach) die("--linger-ms needs --attach");
   if (!o->dir || !o->run_id || !o->log_path) die("run needs --dir, --run-id and --log");
   if (o->merged && (!o->lower || !o->upper || !o->work)) die("--merged needs --lower, --upper and --work");
   if (o->idmap && !o->scratch) die("--idmap needs --scratch");
@@ -82,7 +88,7 @@ int main(int argc, char **argv) {
     parse_run_opts(argc, argv, 2, &o);
     return run_main(&o);
   }
-  if (argc == 2 && !strcmp(argv[1], "launcher")) return launcher_main();
+  if (argc >= 2 && argc <= 3 && !strcmp(argv[1], "launcher")) return launcher_main(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "tty-exec")) {
     struct tty_opts o = {0};
     return parse_tty(argc, argv, &o);

@@ -29,6 +29,8 @@ struct run_opts {
   const char *attach;
   long long replay_max;
   int stdin_open;
+  /* after the exit, keep the attach socket this long for a client that attaches late */
+  int linger_ms;
   char **crun_argv;
 };
 
@@ -46,7 +48,7 @@ int run_launch(struct run_opts *o, char *out, size_t cap);
 void parse_run_opts(int argc, char **argv, int from, struct run_opts *o);
 
 /* `launcher` mode: see launcher.c. */
-int launcher_main(void);
+int launcher_main(int argc, char **argv);
 
 /* Writes the launcher's one-line answer "ID WORD TEXT" to fd (one write, under PIPE_BUF). */
 void launcher_answer(int fd, const char *id, const char *word, const char *text);

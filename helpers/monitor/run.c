@@ -319,7 +319,8 @@ static void finish(struct run *r) {
            finished);
   snprintf(path, sizeof path, "%s/exit", r->o.dir);
   write_file_atomic(path, text);
-  if (r->attach) attach_finish(r->attach, code);
+  if (r->attach && r->o.linger_ms > 0) attach_linger(r->attach, code, r->o.linger_ms, r->sig_fd);
+  else if (r->attach) attach_finish(r->attach, code);
   _exit(0);
 }
 

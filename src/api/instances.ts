@@ -67,6 +67,12 @@ export const CreateInstanceRequest = Type.Object(
     hostname: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$' })),
     tty: Type.Optional(Type.Boolean()),
     stdin: Type.Optional(Type.Boolean()),
+    attach: Type.Optional(
+      Type.Boolean({
+        description:
+          'a client attaches right after the start (a foreground run): the output and exit status wait for it a few seconds after the workload ends',
+      }),
+    ),
     limits: Type.Optional(LimitsInput),
     ports: Type.Optional(Type.Array(PortInput)),
     volumes: Type.Optional(Type.Array(VolumeInput)),

@@ -54,6 +54,11 @@ export interface ProcessSpec {
   terminal: boolean;
   /** Keep the workload's stdin open for `attach` (podman run -i); absent: /dev/null. */
   stdin?: boolean;
+  /**
+   * A client attaches right after the start (a foreground run): the workload's output, kept
+   * apart by stream, and its exit status wait for it a few seconds after the workload ended.
+   */
+  attach?: boolean;
 }
 
 /** Everything a driver needs to create an instance. */

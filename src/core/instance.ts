@@ -63,6 +63,8 @@ export interface InstanceConfig {
   hostname?: string;
   tty?: boolean;
   stdin?: boolean;
+  /** A client attaches right after the start (foreground run): keep output and status for it. */
+  attach?: boolean;
   limits: Limits;
   ports: PortForward[];
   volumes: VolumeMount[];

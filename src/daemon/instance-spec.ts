@@ -44,6 +44,7 @@ export function configFromRequest(req: CreateInstanceRequest): InstanceConfig {
     hostname: req.hostname,
     tty: req.tty,
     stdin: req.stdin,
+    attach: req.attach,
     limits: limitsFromInput(req.limits),
     ports: (req.ports ?? []).map((p) => ({
       hostPort: p.hostPort,
@@ -139,6 +140,7 @@ export function driverSpec(inst: Instance, image: ResolvedImage): DriverSpec {
       user: c.user ?? image.config.user ?? '0:0',
       terminal: c.tty ?? false,
       stdin: c.stdin ?? false,
+      attach: c.attach ?? false,
     },
     image,
     limits: c.limits,

@@ -1,10 +1,13 @@
 /**
  * Real containers: attach (the foreground `run`): stdin to the workload and its EOF, stdout and
  * stderr apart, replay of the run's output so far, a terminal with resize, signals, and the
- * workload's exit status.
+ * workload's exit status; a workload created for a foreground run (`attach`) keeps its output
+ * and status for a client that comes after it ended, and its monitor goes once served, at the
+ * linger's end, or when the instance is started again or deleted.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +22,31 @@ describe('container attach', { timeout: 120_000 }, () => {
   let layer = '';
   let root = '';
   let driver: ContainerDriver;
-  const launch = async (id: string, args: string[], opts: { stdin?: boolean; terminal?: boolean } = {}) => {
+  const exited = new Map<string, () => void>();
+  const whenExited = (id: string) => new Promise<void>((r) => exited.set(id, r));
+  /** The monitor's pid, from its file (pid starttime run-id). */
+  const monitorPid = (id: string) =>
+    Number(readFileSync(join(driver.paths.runRoot, id, 'monitor'), 'utf8').split(' ')[0]);
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+    } catch {
+      return false;
+    }
+  };
+  const launch = async (
+    id: string,
+    args: string[],
+    opts: { stdin?: boolean; terminal?: boolean; attach?: boolean } = {},
+  ) => {
     const spec = busyboxSpec(id, args, layer);
-    spec.process = { ...spec.process, stdin: opts.stdin, terminal: opts.terminal ?? false };
+    spec.process = {
+      ...spec.process,
+      stdin: opts.stdin,
+      terminal: opts.terminal ?? false,
+      attach: opts.attach,
+    };
     await driver.create(spec);
     await driver.start(id);
   };
@@ -31,7 +56,10 @@ describe('container attach', { timeout: 120_000 }, () => {
     layer = await mkdtemp(join(tmpdir(), 'tandem-ctr-layer-'));
     await prepareBusyboxRootfs(layer);
     root = await mkdtemp(join(tmpdir(), 'tandem-ctr-attach-'));
-    driver = new ContainerDriver({ root });
+    driver = new ContainerDriver({ root, attachLingerMs: 1500 });
+    driver.onEvent((e) => {
+      if (e.kind === 'exited') exited.get(e.id)?.();
+    });
   });
   after(async () => {
     for (const id of await driver.list()) await driver.delete(id, { force: true }).catch(() => {});
@@ -84,5 +112,42 @@ describe('container attach', { timeout: 120_000 }, () => {
     assert.equal(await s.exit, 9);
     assert.equal((await out).stdout, 'bye\n');
     await assert.rejects(driver.attach('sg'), (e) => isTandemError(e, 'conflict'));
+  });
+
+  it('attach: a client that comes after the workload ended gets its output, streams apart, and its status', async () => {
+    const done = whenExited('late');
+    await launch('late', ['sh', '-c', 'echo out; echo err >&2; exit 5'], { attach: true });
+    await done;
+    const mon = monitorPid('late');
+    assert.ok(alive(mon), 'the monitor waits for the late client');
+    const s = await driver.attach('late', { replay: true });
+    assert.deepEqual(await collect(s), { stdout: 'out\n', stderr: 'err\n' });
+    assert.equal(await s.exit, 5);
+    for (let i = 0; i < 100 && alive(mon); i++) await sleep(10);
+    assert.ok(!alive(mon), 'the monitor is gone once the client was served');
+    await driver.delete('late', {});
+  });
+
+  it('attach: unserved, the monitor goes at the linger end, when started again, or deleted', async () => {
+    let done = whenExited('lg');
+    await launch('lg', ['sh', '-c', 'echo one'], { attach: true });
+    await done;
+    const first = monitorPid('lg');
+    await sleep(2500); // past the 1.5 s linger
+    assert.ok(!alive(first), 'gone at the end of the linger');
+    done = whenExited('lg');
+    await driver.start('lg');
+    await done;
+    const second = monitorPid('lg');
+    assert.ok(alive(second));
+    done = whenExited('lg');
+    await driver.start('lg'); // ends the lingering monitor first: its overlay is in the way
+    await done;
+    assert.ok(!alive(second), 'a new start ended the lingering monitor');
+    const third = monitorPid('lg');
+    assert.ok(third !== second && alive(third));
+    await driver.delete('lg', {});
+    assert.ok(!alive(third), 'delete ended the lingering monitor');
+    await assert.rejects(driver.attach('nope', { replay: true }));
   });
 });

@@ -7,12 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CHANNEL, decodeStreamFrames } from '../../src/api/exec-frames.js';
 import { isTandemError } from '../../src/base/errors.js';
 import { Client } from '../../src/client/client.js';
+import { driverPaths } from '../../src/drivers/container/container-paths.js';
 import { BIN, TestDaemon } from '../helpers/daemon.js';
 
 const SLEEP = ['--', 'sh', '-c', 'echo started; sleep 1000'];
@@ -146,6 +147,27 @@ describe('containers through the daemon (real crun)', () => {
     assert.match(out, /got-int/);
   });
 
+  it('a short foreground run keeps stdout and stderr apart and leaves no monitor behind', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await d.cli(['run', '--rm', 'busybox', '--', 'sh', '-c', 'echo out; echo err >&2; exit 5']);
+      assert.equal(r.code, 5, r.stderr);
+      assert.equal(r.stdout, 'out\n');
+      assert.equal(r.stderr, 'err\n');
+    }
+    assert.deepEqual(JSON.parse(await ok(['ls', '--json'])), []);
+    const runRoot = driverPaths(join(d.dir, 'containers')).runRoot;
+    const monitors = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${runRoot}/`);
+        } catch {
+          return false;
+        }
+      });
+    assert.deepEqual(monitors, [], 'no monitor of this daemon is left');
+  });
+
   it('attaching with replay to a workload that ended gives its log and status in frames; without replay, conflict', async () => {
     await ok(['launch', 'busybox', 'ended', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     assert.ok(
@@ -160,7 +182,7 @@ describe('containers through the daemon (real crun)', () => {
     assert.equal(rest.length, 0);
     const out = frames.filter((f) => f.channel === CHANNEL.stdout).map((f) => f.payload.toString());
     assert.equal(out.join(''), 'out\nerr\n'); // the log holds both streams
-    assert.deepEqual(JSON.parse(frames.at(-1)!.payload.toString()), { exit: 3, fromLog: true });
+    assert.deepEqual(JSON.parse(frames.at(-1)!.payload.toString()), { exit: 3, complete: true });
     assert.equal(frames.at(-1)!.channel, CHANNEL.control);
     await assert.rejects(client.attachStream('ended', false), (e: Error) => isTandemError(e, 'conflict'));
     await ok(['rm', 'ended']);

@@ -134,7 +134,14 @@ async function runForeground(
   const interactive = o.interactive || o.tty;
   const loading = interactive ? import('../stream-session.js') : undefined;
   await client.wait(
-    await client.create({ ...req, autoRemove: false, stdin: o.interactive, tty: o.tty, start: true }),
+    await client.create({
+      ...req,
+      autoRemove: false,
+      stdin: o.interactive,
+      tty: o.tty,
+      attach: true, // a short workload's output and status wait for the attach below
+      start: true,
+    }),
   );
   try {
     if (!interactive) return await attachOutput(client, name);
@@ -178,10 +185,10 @@ async function attachOutput(client: Client, name: string): Promise<number> {
         if (f.channel === CHANNEL.stdout) process.stdout.write(f.payload);
         else if (f.channel === CHANNEL.stderr) process.stderr.write(f.payload);
         else if (f.channel === CHANNEL.control) {
-          const end = JSON.parse(f.payload.toString()) as { exit: number; fromLog?: boolean };
+          const end = JSON.parse(f.payload.toString()) as { exit: number; complete?: boolean };
           // A workload that ended as the attach began may not have been replayed: its log has it
-          // (unless the daemon sent the log itself, for a workload that had ended).
-          if (!printed && !end.fromLog) await printLogs(client, name);
+          // (unless the daemon says the frames held all of the run's output).
+          if (!printed && !end.complete) await printLogs(client, name);
           return end.exit;
         }
         printed = true;

@@ -18,7 +18,7 @@ import {
   encodeStreamFrame,
 } from '../../api/exec-frames.js';
 import { ExecRequest, ExecResult } from '../../api/instances.js';
-import { asTandemError, TandemError } from '../../base/errors.js';
+import { asTandemError, isTandemError, TandemError } from '../../base/errors.js';
 import type { ExecRequest as DriverExec, ExecSession } from '../../core/driver.js';
 import type { DaemonContext } from '../context.js';
 import type { App } from './app.js';
@@ -76,23 +76,30 @@ export function registerExecRoutes(app: App, ctx: DaemonContext): void {
     async (req, reply) => {
       const replay = req.query.replay ?? false;
       const inst = await ctx.svc.deps.records.get(req.params.name);
-      if (replay && (inst.status === 'stopped' || inst.status === 'error')) {
-        // it ended already (a short `run`): its log and its status, in the same frames
+      const over = inst.status === 'stopped' || inst.status === 'error';
+      const session = await ctx.svc.attach(req.params.name, { replay }).catch((err: unknown) => {
+        if (replay && over && isTandemError(err, 'conflict')) return undefined;
+        throw err;
+      });
+      if (!session) {
+        // it ended already (a short `run`) and nothing kept its output apart: its log (both
+        // streams in one) and its status, in the same frames
         const chunks = ctx.svc.driverFor(inst.type).logs(inst.id, { follow: false });
         const res = startFrames(reply);
         for await (const chunk of chunks) res.write(encodeStreamFrame(CHANNEL.stdout, chunk));
-        const end = { exit: inst.exitCode ?? 1, fromLog: true };
+        const end = { exit: inst.exitCode ?? 1, complete: true };
         res.end(encodeStreamFrame(CHANNEL.control, JSON.stringify(end)));
         return;
       }
-      const session = await ctx.svc.attach(req.params.name, { replay });
       const res = startFrames(reply);
       const send = (channel: 1 | 2) => (chunk: Buffer) => res.write(encodeStreamFrame(channel, chunk));
       session.stdout.on('data', send(CHANNEL.stdout));
       session.stderr.on('data', send(CHANNEL.stderr));
       res.on('close', () => session.stdout.destroy());
       const [code] = await Promise.all([session.exit, ended(session.stdout), ended(session.stderr)]);
-      res.end(encodeStreamFrame(CHANNEL.control, JSON.stringify({ exit: code })));
+      // a replay from a run that keeps its output for a late client (attach) misses nothing
+      const end = { exit: code, complete: replay && inst.config.attach === true };
+      res.end(encodeStreamFrame(CHANNEL.control, JSON.stringify(end)));
     },
   );
 

@@ -102,10 +102,10 @@ export async function removeTree(dir: string): Promise<void> {
   }
 }
 
-/** Sends SIGKILL, ignoring a process that is already gone. */
-export function killQuietly(pid: number): void {
+/** Sends `signal` (SIGKILL), ignoring a process that is already gone. */
+export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   try {
-    process.kill(pid, 'SIGKILL');
+    process.kill(pid, signal);
   } catch {}
 }
 

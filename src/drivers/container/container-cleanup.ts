@@ -11,6 +11,7 @@ import type { Logger } from '../../base/log.js';
 import { run } from '../../base/proc.js';
 import { waitFor } from '../../base/time.js';
 import { type CgroupLayout, detectCgroupLayout, openCgroup } from '../common/cgroup.js';
+import { killQuietly } from '../common/cgroup-fs.js';
 import { type DriverPaths, driverPaths, type InstancePaths, instancePaths } from './container-paths.js';
 import { parseExit, parseMonitor, processStartTime, readOptional } from './container-state.js';
 
@@ -61,14 +62,19 @@ export async function sweepOrphans(
 /**
  * Ends a monitor that has not recorded its run's end (it was lost or is stuck): waits a
  * little, then kills it. A monitor that wrote the record is already on its way out (its exit
- * tears down its mount namespace, which is not worth waiting for).
+ * tears down its mount namespace, which is not worth waiting for) — unless it was told to
+ * linger for a late attach client (`lingering`): then SIGTERM ends it, and it is waited for.
  */
-export async function endMonitor(p: InstancePaths): Promise<void> {
+export async function endMonitor(p: InstancePaths, lingering = false): Promise<void> {
   const mon = parseMonitor(readOptional(p.monitor));
-  if (!mon || parseExit(readOptional(p.exit))?.runId === mon.runId) return;
+  if (!mon) return;
   const gone = () => (processStartTime(mon.pid) === mon.startTime ? undefined : true);
-  if (await waitFor(gone, 2000, 5)) return;
-  process.kill(mon.pid, 'SIGKILL');
+  if (parseExit(readOptional(p.exit))?.runId === mon.runId) {
+    if (!lingering || gone()) return;
+    killQuietly(mon.pid, 'SIGTERM');
+    if (await waitFor(gone, 2000, 2)) return;
+  } else if (await waitFor(gone, 2000, 5)) return;
+  killQuietly(mon.pid, 'SIGKILL');
   await waitFor(gone, 2000, 5);
 }
 

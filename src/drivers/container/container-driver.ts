@@ -77,6 +77,8 @@ export interface ContainerDriverOptions {
   monitorPath?: string;
   /** Size at which a container's log rotates (it keeps one older file). Default 8 MiB. */
   logMaxBytes?: number;
+  /** How long the output and status of an `attach` workload wait for a late client. Default 5 s. */
+  attachLingerMs?: number;
 }
 
 interface Loaded {
@@ -96,6 +98,7 @@ export class ContainerDriver implements InstanceDriver {
   private readonly crun: string;
   private readonly catatonit: string;
   private readonly monitor: string;
+  private readonly lingerMs: number;
   private readonly logMax: number;
   private readonly listeners = new Set<(e: RuntimeEvent) => void>();
   private readonly ends: RunEnds;
@@ -114,6 +117,7 @@ export class ContainerDriver implements InstanceDriver {
     this.catatonit = opts.catatonitPath ?? '/usr/bin/catatonit';
     this.monitor = opts.monitorPath ?? DEFAULT_MONITOR_PATH;
     this.logMax = opts.logMaxBytes ?? 8 * 1024 * 1024;
+    this.lingerMs = opts.attachLingerMs ?? 5000;
     this.background = new BackgroundWork(this.log);
     this.launcher = new MonitorLauncher(this.monitor);
     this.ends = new RunEnds(
@@ -191,6 +195,8 @@ export class ContainerDriver implements InstanceDriver {
     const c = await this.load(id);
     if ((await this.check(c, 'start')).verdict === 'noop') return;
     await this.ends.notice(id);
+    // the previous run's monitor may still wait for a late attach client (its overlay with it)
+    if (c.spec.process.attach) await endMonitor(c.p, true);
     if (!(await c.cg.exists())) {
       await c.cg.create();
       await c.cg.setLimits(c.spec.limits);
@@ -217,6 +223,7 @@ export class ContainerDriver implements InstanceDriver {
         oom: layout.version === 2 ? { v2: memoryDir } : { v1: memoryDir },
         terminal: c.spec.process.terminal,
         stdin: c.spec.process.stdin === true,
+        lingerMs: c.spec.process.attach ? this.lingerMs : 0,
         idmap: c.spec.idmap,
         signal,
       },
@@ -286,7 +293,7 @@ export class ContainerDriver implements InstanceDriver {
       await this.signalInit(c, state, 'SIGKILL');
       await this.waitEnd(c, 10_000);
     }
-    await endMonitor(p);
+    await endMonitor(p, spec?.process.attach === true);
     await clearCrunState(this.crun, this.dp.crunRoot, id);
     await cg.remove();
     this.ends.forget(id);
@@ -356,7 +363,9 @@ export class ContainerDriver implements InstanceDriver {
 
   async attach(id: string, opts: AttachOptions = {}): Promise<ExecSession> {
     const c = await this.load(id);
-    await this.check(c, 'exec');
+    // a run that ended may still be attached to with replay while its monitor keeps the output
+    // for a late client (spec.process.attach); when it is gone, connecting says conflict
+    if (!(opts.replay && c.spec.process.attach)) await this.check(c, 'exec');
     return attachSession({
       socket: c.p.attach,
       subject: c.subject,

@@ -26,6 +26,8 @@ export interface MonitorLaunch {
   terminal: boolean;
   /** Keep the workload's stdin open for attach clients. */
   stdin: boolean;
+  /** After the exit, keep the attach socket this long for a client that attaches late (0: no). */
+  lingerMs?: number;
   /** `--userns auto`: image layers are mounted idmapped to this range. */
   idmap?: IdMap;
   signal?: AbortSignal;
@@ -54,6 +56,7 @@ export function monitorArgs(l: MonitorLaunch): string[] {
     ...(l.terminal ? opt('console-socket', p.console) : []),
     ...opt('attach', p.attach),
     ...(l.stdin ? ['--stdin'] : []),
+    ...(l.lingerMs ? opt('linger-ms', String(l.lingerMs)) : []),
     '--',
     ...crun,
   ];

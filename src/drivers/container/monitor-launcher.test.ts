@@ -99,6 +99,9 @@ describe('monitor launcher (real helper, a script as crun)', () => {
       for (let i = 0; i < 400 && !existsSync(join(slow.run, 'monitor')); i++)
         await new Promise((r) => setTimeout(r, 10));
       assert.ok(existsSync(join(slow.run, 'monitor')), 'the monitor started');
+      const monitor = readFileSync(join(slow.run, 'monitor'), 'utf8').split(' ')[0];
+      const title = readFileSync(`/proc/${monitor}/cmdline`, 'utf8').replace(/\0+$/, '');
+      assert.equal(title, `tandem-monitor run ${slow.run}`, 'ps shows which run a monitor is for');
       process.kill(first, 'SIGKILL');
       await assert.rejects(inFlight, /starting instance "slow": the monitor launcher ended \(SIGKILL\)/);
       const good = runArgs('echo $$ > $FIFO');

@@ -83,7 +83,8 @@ export class MonitorLauncher {
 
   private ensure(): ChildProcessWithoutNullStreams {
     if (this.proc) return this.proc;
-    const proc = spawn(this.monitorPath, ['launcher'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // the padding is room for each monitor's title in ps (`tandem-monitor run RUNDIR`)
+    const proc = spawn(this.monitorPath, ['launcher', ' '.repeat(96)], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
     this.stderr = '';
     proc.unref();
