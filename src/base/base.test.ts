@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isTandemError, wrapError } from './errors.js';
+import { isTandemError, TandemError, wrapError } from './errors.js';
 import { isValidName } from './ids.js';
 import { Rollback } from './rollback.js';
 import { normalizeSignal } from './signals.js';
@@ -54,6 +54,13 @@ describe('base', () => {
     assert.equal(e.kind, 'internal');
     const twice = wrapError(wrapError(e, 'creating instance "web"'), 'creating instance "web"');
     assert.equal(twice.message, e.message, 'the same context is not repeated');
+    const subject = wrapError(
+      new TandemError('invalid_argument', 'instance "web": too small'),
+      'creating instance "web"',
+    );
+    assert.equal(subject.message, 'creating instance "web": too small', 'nor the subject it ends with');
+    assert.equal(subject.kind, 'invalid_argument');
+    assert.equal(wrapError(new TandemError('internal', 'x: y'), 'reading x').message, 'reading x: x: y');
     assert.equal(normalizeSignal('TERM'), 'SIGTERM');
     assert.equal(normalizeSignal('sigint'), 'SIGINT');
     assert.equal(normalizeSignal('9'), 'SIGKILL');

@@ -36,8 +36,13 @@ export function isTandemError(err: unknown, kind?: ErrorKind): err is TandemErro
 /** Returns a TandemError that prefixes `context` to the message; keeps the kind (internal for foreign errors). */
 export function wrapError(err: unknown, context: string): TandemError {
   if (err instanceof TandemError) {
-    // each layer may say what it was doing; the same words are not repeated
+    // each layer may say what it was doing; the same words are not repeated: neither the whole
+    // context, nor a subject the context ends with ('creating instance "web"' + 'instance
+    // "web": ...' says 'creating instance "web": ...')
     if (err.message.startsWith(`${context}: `)) return err;
+    const head = err.message.slice(0, err.message.indexOf(': '));
+    if (head.length >= 3 && context.endsWith(` ${head}`))
+      return new TandemError(err.kind, `${context}${err.message.slice(head.length)}`, { cause: err });
     return new TandemError(err.kind, `${context}: ${err.message}`, { cause: err });
   }
   const msg = err instanceof Error ? err.message : String(err);

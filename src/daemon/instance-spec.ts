@@ -21,10 +21,7 @@ export function limitsFromInput(input: LimitsInput | undefined): Limits {
   if (input.pids !== undefined) out.pids = input.pids;
   if (input.memory !== undefined) out.memoryBytes = toBytes(input.memory, 'memory');
   if (input.disk !== undefined) out.diskBytes = toBytes(input.disk, 'disk size');
-  if (out.memoryBytes !== undefined && out.memoryBytes < 4 * 1024 * 1024) {
-    throw new TandemError('invalid_argument', `invalid memory "${input.memory}": the minimum is 4MiB`);
-  }
-  return out;
+  return out; // each driver knows its own minimum (a container's, a VM's)
 }
 
 function toBytes(v: number | string, what: string): number {

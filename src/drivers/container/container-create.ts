@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { TandemError, wrapError } from '../../base/errors.js';
 import { Rollback } from '../../base/rollback.js';
+import { formatSize } from '../../base/units.js';
 import type { DriverSpec } from '../../core/driver.js';
 import type { Limits } from '../../core/instance.js';
 import type { Cgroup } from '../common/cgroup.js';
@@ -92,7 +93,7 @@ export function validateLimits(name: string, limits: Limits): void {
   if (memoryBytes !== undefined && !(Number.isSafeInteger(memoryBytes) && memoryBytes >= MIN_MEMORY_BYTES)) {
     throw new TandemError(
       'invalid_argument',
-      `${subject}: memory must be at least 6MiB, not ${memoryBytes} bytes`,
+      `${subject}: memory must be at least ${formatSize(MIN_MEMORY_BYTES)}, not ${formatSize(memoryBytes)}`,
     );
   }
   if (pids !== undefined && !(Number.isSafeInteger(pids) && pids >= 1)) {

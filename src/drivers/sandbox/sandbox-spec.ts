@@ -55,7 +55,10 @@ export function checkSandboxLimits(name: string, l: Limits): void {
     l.memoryBytes !== undefined &&
     !(Number.isSafeInteger(l.memoryBytes) && l.memoryBytes >= MIN_MEMORY_BYTES)
   )
-    throw bad('invalid_argument', `memory must be at least 6MiB, not ${l.memoryBytes} bytes`);
+    throw bad(
+      'invalid_argument',
+      `memory must be at least ${formatSize(MIN_MEMORY_BYTES)}, not ${formatSize(l.memoryBytes)}`,
+    );
   const ram = guestMemoryBytes(l.memoryBytes);
   if (ram > totalmem())
     throw bad(
