@@ -463,16 +463,23 @@ static int open_port(const char *name, int flags) {
   return wait_port(name, path, sizeof path, 3000) ? -1 : open(path, flags | O_CLOEXEC);
 }
 
+/* Blocks the signals the agent reads from its signalfd. PID 1 calls it before it forks the
+ * workload: a workload that ends at once must leave its SIGCHLD pending, not discarded (an
+ * unblocked SIGCHLD with the default action is dropped, and the guest would never power off). */
+void agent_block_signals(sigset_t *set) {
+  sigemptyset(set);
+  int sigs[] = {SIGCHLD, SIGIO, SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+  for (unsigned i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaddset(set, sigs[i]);
+  sigprocmask(SIG_BLOCK, set, NULL);
+}
+
 static void setup(struct config *c, pid_t workload, int wtty, int win) {
   memset(&A, 0, sizeof A);
   A.c = c, A.workload = workload, A.wtty = wtty, A.win = win, A.shell = -1;
   if (win >= 0) set_nonblock(win);
   for (int i = 0; i < MAX_SESSIONS; i++) A.s[i].in = A.s[i].out = A.s[i].err = -1;
   sigset_t set;
-  sigemptyset(&set);
-  int sigs[] = {SIGCHLD, SIGIO, SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-  for (unsigned i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaddset(&set, sigs[i]);
-  sigprocmask(SIG_BLOCK, &set, NULL);
+  agent_block_signals(&set);
   A.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   A.fd = open_port("tandem.agent", O_RDWR | O_NONBLOCK);
   if (A.fd >= 0) {

@@ -329,6 +329,8 @@ int main(void) {
   if (logfd < 0) logfd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
   boot_logfd = logfd;
   int ttyfd = -1, infd = -1;
+  sigset_t agent_signals;
+  agent_block_signals(&agent_signals); /* before the fork: the workload may end at once */
   pid_t w = spawn_workload(&c, logfd, &ttyfd, &infd);
   return agent_main(&c, w, ttyfd, infd);
 }

@@ -18,6 +18,7 @@
 #ifndef TANDEM_H
 #define TANDEM_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -124,5 +125,6 @@ int cgroup_oom_kills(void);
 
 /* agent.c */
 int agent_main(struct config *c, pid_t workload, int workload_tty, int workload_in);
+void agent_block_signals(sigset_t *set);
 
 #endif

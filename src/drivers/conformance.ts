@@ -64,6 +64,9 @@ export interface ConformanceTarget {
   startTimeoutMs?: number;
   /** Runs once after the suite (remove fixtures). */
   cleanup?(): Promise<void>;
+  /** What the backend shows of instance `id` under driver root `root` (e.g. a guest's console
+   * log), added to the message when a wait for the workload's end fails. */
+  diagnose?(root: string, id: string): Promise<string>;
 }
 
 /** Registers the conformance suite for `target` with node:test. */
@@ -86,6 +89,12 @@ export function runDriverConformance(target: ConformanceTarget): void {
     const id = newId(tag);
     await driver.create(await target.makeSpec(id, args));
     return id;
+  };
+  /** Why a wait for `id`'s end may have failed: its state, and what the target can tell. */
+  const explain = async (what: string, id: string) => {
+    const state = await driver.state(id).catch((e: Error) => ({ error: e.message }));
+    const more = await target.diagnose?.(root, id).catch((e: Error) => `diagnose: ${e.message}`);
+    return `${what}; state ${JSON.stringify(state)}${more ? `\n${more}` : ''}`;
   };
   const gap = (name: ConformanceTest) => target.gaps?.find((g) => g.test === name)?.reason;
   const test = (name: ConformanceTest, fn: () => Promise<void>) =>
@@ -181,7 +190,7 @@ export function runDriverConformance(target: ConformanceTarget): void {
         const s = await driver.state(id);
         return s.status === 'stopped' ? s : undefined;
       }, startMs + 5000);
-      assert.ok(st, 'the workload exited on its own');
+      if (!st) assert.fail(await explain('the workload exited on its own', id));
       assert.equal(st.exitCode, 3);
       const ev = await waitFor(() => events.find((e) => e.id === id && e.kind === 'exited'), 3000);
       assert.ok(ev, 'an exited event is emitted');
@@ -230,7 +239,7 @@ export function runDriverConformance(target: ConformanceTarget): void {
         const s = await driver.state(id);
         return s.status === 'stopped' ? s : undefined;
       }, 10_000);
-      assert.ok(st, 'SIGKILL stops the workload');
+      if (!st) assert.fail(await explain('SIGKILL stops the workload', id));
       assert.equal(st.exitCode, 137);
     });
 

@@ -18,7 +18,7 @@ import { SandboxDriver } from '../../src/drivers/sandbox/sandbox-driver.js';
 import { guestMemoryBytes } from '../../src/drivers/sandbox/sandbox-spec.js';
 import { loadGuestAssets } from '../../src/drivers/vm/guest-assets.js';
 import { cgroupParentName } from '../../src/drivers/vm/vm-cgroup.js';
-import { busyboxImage, vmSpec } from './vm-fixture.js';
+import { busyboxImage, guestDiagnosis, vmSpec } from './vm-fixture.js';
 
 const accel = (process.env.TANDEM_VM_ACCEL as 'kvm' | 'tcg' | undefined) ?? 'tcg';
 const START_MS = 90_000;
@@ -45,6 +45,7 @@ runDriverConformance({
   makeSpec: (id, args) => sandboxSpec(id, args, { memoryBytes: 32 * MiB }),
   startTimeoutMs: START_MS,
   stopTimeoutMs: 3000,
+  diagnose: (root, id) => guestDiagnosis(join(root, 'instances', id)),
 });
 
 /** Lines of /proc/self/mountinfo that mention `text` (the host's view). */

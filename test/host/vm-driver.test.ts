@@ -20,7 +20,7 @@ import { GUEST_FILES } from '../../src/drivers/vm/qemu-args.js';
 import { QmpClient } from '../../src/drivers/vm/qmp-client.js';
 import { cgroupParentName, createVmCgroups, removeVmCgroups } from '../../src/drivers/vm/vm-cgroup.js';
 import { VmDriver } from '../../src/drivers/vm/vm-driver.js';
-import { busyboxImage, vmSpec } from './vm-fixture.js';
+import { busyboxImage, guestDiagnosis, vmSpec } from './vm-fixture.js';
 
 const accel = (process.env.TANDEM_VM_ACCEL as 'kvm' | 'tcg' | undefined) ?? 'tcg';
 const START_MS = 90_000;
@@ -37,6 +37,7 @@ runDriverConformance({
   makeSpec: async (id, args) => vmSpec(id, await image(), args, { memoryBytes: 128 * 1024 * 1024 }),
   startTimeoutMs: START_MS,
   stopTimeoutMs: 3000,
+  diagnose: (root, id) => guestDiagnosis(join(root, 'vms', id)),
 });
 
 /** Every QEMU process whose command line mentions `text`. */

@@ -2,12 +2,14 @@
  * Fixtures of the VM host tests: a busybox root filesystem as a single image layer (from
  * Debian's busybox-static), and driver specs over it.
  */
-import { chmod, copyFile, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChecked } from '../../src/base/proc.js';
 import type { DriverSpec, ResolvedImage } from '../../src/core/driver.js';
 import { defaultSecurity } from '../../src/core/instance.js';
+import { GUEST_FILES } from '../../src/drivers/vm/qemu-args.js';
 
 /** Makes a busybox rootfs layer in a new temp dir; returns the image and the dir to remove. */
 export async function busyboxImage(): Promise<{ image: ResolvedImage; dir: string }> {
@@ -65,4 +67,18 @@ export function vmSpec(
     volumes: [],
     ...(init ? { init } : {}),
   };
+}
+
+/** What a guest's files under `dir` show (QEMU alive, the status the guest wrote, the console's
+ * last lines): the conformance suite adds it when a wait for the workload's end fails. */
+export async function guestDiagnosis(dir: string): Promise<string> {
+  const read = (f: string) => readFile(join(dir, f), 'utf8').catch(() => '(none)');
+  const pid = Number.parseInt(await read(GUEST_FILES.pid), 10);
+  const alive = pid > 0 && existsSync(`/proc/${pid}`);
+  const consoleTail = (await read(GUEST_FILES.consoleLog)).split('\n').slice(-40).join('\n');
+  return [
+    `qemu pid ${pid || 'none'} ${alive ? 'alive' : 'gone'}`,
+    `status file: ${JSON.stringify(await read(GUEST_FILES.status))}`,
+    `console log (last 40 lines):\n${consoleTail}`,
+  ].join('\n');
 }
