@@ -5,12 +5,13 @@
  * run root and cgroup parent are looked at, so another daemon's containers are never touched;
  * each candidate is re-checked just before it goes, as a create may be making it right now.
  */
-import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../base/log.js';
 import { run } from '../../base/proc.js';
 import { waitFor } from '../../base/time.js';
-import { type CgroupLayout, detectCgroupLayout, openCgroup } from '../common/cgroup.js';
+import { type Cgroup, type CgroupLayout, detectCgroupLayout, openCgroup } from '../common/cgroup.js';
 import { killQuietly } from '../common/cgroup-fs.js';
 import { type DriverPaths, driverPaths, type InstancePaths, instancePaths } from './container-paths.js';
 import { parseExit, parseMonitor, processStartTime, readOptional } from './container-state.js';
@@ -76,6 +77,35 @@ export async function endMonitor(p: InstancePaths, lingering = false): Promise<v
   } else if (await waitFor(gone, 2000, 5)) return;
   killQuietly(mon.pid, 'SIGKILL');
   await waitFor(gone, 2000, 5);
+}
+
+/**
+ * Takes a deleted container's things off the host once its workload ended: its monitor (a
+ * lingering one too), crun's state, its cgroup, and — by renames, at once — its instance and run
+ * dirs, into the trashes. Returns the renamed dirs, for removal in the background (their files
+ * are a disk's worth of journal work, and the run dir's sockets and records).
+ */
+export async function releaseInstance(r: {
+  dp: DriverPaths;
+  p: InstancePaths;
+  cg: Cgroup;
+  crun: string;
+  id: string;
+  lingering: boolean;
+}): Promise<string[]> {
+  const { dp, p, id } = r;
+  await endMonitor(p, r.lingering);
+  await clearCrunState(r.crun, dp.crunRoot, id);
+  await r.cg.remove();
+  if (!p.console.startsWith(p.run)) rmSync(p.console, { force: true });
+  const suffix = `${id}-${randomBytes(4).toString('hex')}`;
+  const doomed = [join(dp.trash, suffix)];
+  renameSync(p.dir, doomed[0]!);
+  if (existsSync(p.run)) {
+    doomed.push(join(dp.runTrash, suffix));
+    renameSync(p.run, doomed[1]!);
+  }
+  return doomed;
 }
 
 /** Removes crun's state of a container whose crun did not clean up (it was killed). */

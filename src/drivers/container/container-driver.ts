@@ -13,13 +13,13 @@
  * (1 crun), exec (1 crun) and a leftover cleanup spawn processes.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TandemError } from '../../base/errors.js';
 import { type Logger, silentLogger } from '../../base/log.js';
-import { nowIso, sleep } from '../../base/time.js';
+import { nowIso } from '../../base/time.js';
 import type {
   AttachOptions,
   DriverInfo,
@@ -41,7 +41,7 @@ import { readLog } from '../common/log-file.js';
 import { copyChanges, exportPath } from '../common/rootfs-changes.js';
 import { resolveUser } from '../common/rootfs-lookup.js';
 import { attachSession } from './container-attach.js';
-import { clearCrunState, endMonitor, sweepOrphans } from './container-cleanup.js';
+import { clearCrunState, endMonitor, releaseInstance, sweepOrphans } from './container-cleanup.js';
 import {
   createInstance,
   rootfsStack,
@@ -55,7 +55,7 @@ import { allocateIdMap, type StoredSpec, usedBlocks } from './container-idmap.js
 import { launchMonitor } from './container-monitor.js';
 import { type DriverPaths, driverPaths, type InstancePaths, instancePaths } from './container-paths.js';
 import { probeContainers } from './container-probe.js';
-import { deriveState, readOptional, readRunFiles } from './container-state.js';
+import { isActive, readOptional, stateOf, waitEnd } from './container-state.js';
 import { MonitorLauncher } from './monitor-launcher.js';
 import { netUsage } from './net-usage.js';
 
@@ -88,8 +88,6 @@ interface Loaded {
   spec: StoredSpec;
   subject: string;
 }
-
-const ACTIVE = ['running', 'paused'];
 
 export class ContainerDriver implements InstanceDriver {
   readonly type = 'container' as const;
@@ -239,10 +237,10 @@ export class ContainerDriver implements InstanceDriver {
     if (verdict === 'noop') return;
     if (!opts.force) {
       await this.signalInit(c, state, 'SIGTERM');
-      if (await this.waitEnd(c, opts.timeoutMs)) return this.ends.notice(id);
+      if (await waitEnd(c.p, c.cg, opts.timeoutMs)) return this.ends.notice(id);
     }
     await this.signalInit(c, state, 'SIGKILL');
-    if (!(await this.waitEnd(c, 10_000))) {
+    if (!(await waitEnd(c.p, c.cg, 10_000))) {
       throw new TandemError('internal', `stopping ${c.subject}: the container did not exit after SIGKILL`);
     }
     await this.ends.notice(id);
@@ -271,7 +269,7 @@ export class ContainerDriver implements InstanceDriver {
   /** Copies a stopped container's rootfs changes (its upper dir, by hard links) for `isolate`; conflict unless stopped. */
   async exportRootfsChanges(id: string): Promise<string> {
     const c = await this.load(id);
-    const state = await this.stateOf(c.p, c.cg);
+    const state = await stateOf(c.p, c.cg);
     if (state.status !== 'stopped' && state.status !== 'created')
       throw new TandemError('conflict', `${c.subject} is ${state.status}: stop it first`);
     const dest = await exportPath(this.dp.root);
@@ -285,28 +283,17 @@ export class ContainerDriver implements InstanceDriver {
     if (!exists(p.dir)) return;
     const cg = openCgroup(layout, p.cgroup);
     const spec = await readSpec(p);
-    const state = await this.stateOf(p, cg);
+    const state = await stateOf(p, cg);
     const subject = `instance "${spec?.name ?? id}"`;
     checkAction(spec?.name ?? id, 'delete', state.status === 'missing' ? 'stopped' : state.status, opts);
-    if (ACTIVE.includes(state.status)) {
+    if (isActive(state)) {
       const c = { id, p, cg, spec: spec!, subject };
       await this.signalInit(c, state, 'SIGKILL');
-      await this.waitEnd(c, 10_000);
+      await waitEnd(c.p, c.cg, 10_000);
     }
-    await endMonitor(p, spec?.process.attach === true);
-    await clearCrunState(this.crun, this.dp.crunRoot, id);
-    await cg.remove();
     this.ends.forget(id);
-    if (!p.console.startsWith(p.run)) rmSync(p.console, { force: true });
-    // a rename takes the instance away at once; its files (a disk's worth of journal work, and
-    // the run dir's sockets and records) go in the background
-    const suffix = `${id}-${randomBytes(4).toString('hex')}`;
-    const doomed = [join(this.dp.trash, suffix)];
-    renameSync(p.dir, doomed[0]!);
-    if (exists(p.run)) {
-      doomed.push(join(this.dp.runTrash, suffix));
-      renameSync(p.run, doomed[1]!);
-    }
+    const lingering = spec?.process.attach === true;
+    const doomed = await releaseInstance({ dp: this.dp, p, cg, crun: this.crun, id, lingering });
     this.background.removeDirs(...doomed);
   }
 
@@ -328,7 +315,7 @@ export class ContainerDriver implements InstanceDriver {
     const layout = await this.ready;
     const p = instancePaths(this.dp, id);
     if (!exists(p.dir)) return { status: 'missing' };
-    return this.stateOf(p, openCgroup(layout, p.cgroup));
+    return stateOf(p, openCgroup(layout, p.cgroup));
   }
 
   async list(): Promise<string[]> {
@@ -338,9 +325,8 @@ export class ContainerDriver implements InstanceDriver {
 
   async stats(id: string): Promise<ResourceUsage> {
     const c = await this.load(id);
-    const state = await this.stateOf(c.p, c.cg);
-    if (!ACTIVE.includes(state.status))
-      throw new TandemError('conflict', `${c.subject} is ${state.status}: no stats`);
+    const state = await stateOf(c.p, c.cg);
+    if (!isActive(state)) throw new TandemError('conflict', `${c.subject} is ${state.status}: no stats`);
     const usage = await c.cg.usage();
     return { time: nowIso(), ...usage, ...(await netUsage(state.pid!)) };
   }
@@ -375,7 +361,7 @@ export class ContainerDriver implements InstanceDriver {
         this.kill(id, sig).catch((err) => this.log.warn({ err, id }, 'signalling an attached container'));
       },
       fallbackExit: async () => {
-        await this.waitEnd(c, 10_000);
+        await waitEnd(c.p, c.cg, 10_000);
         return (await this.state(id)).exitCode ?? 255;
       },
     });
@@ -383,7 +369,7 @@ export class ContainerDriver implements InstanceDriver {
 
   async *logs(id: string, opts: LogOptions): AsyncIterable<Buffer> {
     const c = await this.load(id);
-    const until = async () => !ACTIVE.includes((await this.stateOf(c.p, c.cg)).status);
+    const until = async () => !isActive(await stateOf(c.p, c.cg));
     yield* readLog(c.p.log, { follow: opts.follow, tail: opts.tail, signal: opts.signal, until });
   }
 
@@ -424,13 +410,9 @@ export class ContainerDriver implements InstanceDriver {
     return { id, p, cg: openCgroup(layout, p.cgroup), spec, subject: `instance "${spec.name}"` };
   }
 
-  private async stateOf(p: InstancePaths, cg: Cgroup): Promise<RuntimeState> {
-    return deriveState(await readRunFiles(p, async () => (await cg.freezeState()) !== 'thawed'));
-  }
-
   /** Checks `action` against the backend's status: 'run' or 'noop', else conflict. */
   private async check(c: Loaded, action: Action): Promise<{ verdict: 'run' | 'noop'; state: RuntimeState }> {
-    const state = await this.stateOf(c.p, c.cg);
+    const state = await stateOf(c.p, c.cg);
     const status = state.status === 'missing' ? 'stopped' : state.status;
     return { verdict: checkAction(c.spec.name, action, status), state };
   }
@@ -444,16 +426,6 @@ export class ContainerDriver implements InstanceDriver {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }
     if (state.status === 'paused' && (sig === 'SIGKILL' || sig === 'SIGTERM')) await c.cg.thaw();
-  }
-
-  /** Waits until the container is no longer running or paused; false on timeout. */
-  private async waitEnd(c: Pick<Loaded, 'p' | 'cg'>, ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      if (!ACTIVE.includes((await this.stateOf(c.p, c.cg)).status)) return true;
-      if (Date.now() >= deadline) return false;
-      await sleep(Math.min(15, Math.max(1, deadline - Date.now())));
-    }
   }
 
   private emit(event: RuntimeEvent): void {

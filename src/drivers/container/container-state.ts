@@ -13,7 +13,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
+import { sleep } from '../../base/time.js';
 import type { RuntimeState } from '../../core/driver.js';
+import type { Cgroup } from '../common/cgroup.js';
 import type { InstancePaths } from './container-paths.js';
 
 /** What the monitor writes when the container ends (see helpers/monitor/run.c). */
@@ -46,6 +48,26 @@ export interface RunFiles {
   startedAt?: string;
   exit?: ExitRecord;
   frozen: boolean;
+}
+
+/** The container's state now: its monitor's files, and the freezer when it runs. */
+export async function stateOf(p: InstancePaths, cg: Cgroup): Promise<RuntimeState> {
+  return deriveState(await readRunFiles(p, async () => (await cg.freezeState()) !== 'thawed'));
+}
+
+/** Whether a workload is there: running or paused. */
+export function isActive(state: RuntimeState): boolean {
+  return state.status === 'running' || state.status === 'paused';
+}
+
+/** Waits until the container is no longer running or paused; false on timeout. */
+export async function waitEnd(p: InstancePaths, cg: Cgroup, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (!isActive(await stateOf(p, cg))) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(Math.min(15, Math.max(1, deadline - Date.now())));
+  }
 }
 
 /** Decides the runtime state from the monitor's files (see the module comment). */
