@@ -9,7 +9,7 @@ SOCKET=${2:-$STATE_DIR/tandem.sock}
 export TANDEM_SOCKET=$SOCKET
 tandem() { bin/tandem "$@"; }
 
-node bin/tandem.mjs daemon --state-dir "$STATE_DIR" --socket "$SOCKET" &
+node bin/tandem.cjs daemon --state-dir "$STATE_DIR" --socket "$SOCKET" &
 daemon=$!
 trap 'kill -TERM $daemon 2>/dev/null; wait $daemon' INT TERM
 for _ in $(seq 1 300); do

@@ -34,7 +34,7 @@ class BenchDaemon {
 
   async up(env: Env): Promise<void> {
     if (this.users++ > 0) return;
-    const bin = join(import.meta.dirname, '../../bin/tandem.mjs');
+    const bin = join(import.meta.dirname, '../../bin/tandem.cjs');
     this.proc = spawn(
       process.execPath,
       [

@@ -46,15 +46,19 @@ program.commands.forEach(function strict(c: Command) {
   c.commands.forEach(strict);
 });
 
-try {
-  await program.parseAsync(head, { from: 'user' });
-  process.exitCode = exitCode;
-} catch (err) {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 || err.code === 'commander.helpDisplayed' ? 0 : 2;
-  } else {
-    const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`error: ${msg}\n`);
-    process.exitCode = isTandemError(err, 'invalid_argument') ? 2 : 1;
+// no top-level await: the bundle is CommonJS (bin/tandem.cjs says why)
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(head, { from: 'user' });
+    process.exitCode = exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 || err.code === 'commander.helpDisplayed' ? 0 : 2;
+    } else {
+      const msg = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`error: ${msg}\n`);
+      process.exitCode = isTandemError(err, 'invalid_argument') ? 2 : 1;
+    }
   }
 }
+void main();

@@ -14,7 +14,7 @@ import { removeDriverHostState } from '../../src/drivers/container/container-dri
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 /** The CLI's JS entry, for `node BIN ...` (bin/tandem is the sh wrapper a user runs). */
-export const BIN = join(ROOT, 'bin/tandem.mjs');
+export const BIN = join(ROOT, 'bin/tandem.cjs');
 
 export interface CliResult {
   code: number;

@@ -1,5 +1,5 @@
 /**
- * bin/tandem, the sh wrapper a user runs: it starts bin/tandem.mjs with Node from PATH, passes
+ * bin/tandem, the sh wrapper a user runs: it starts bin/tandem.cjs with Node from PATH, passes
  * arguments and exit status through, works through a symlink (as npm installs it), and drops
  * NODE_EXTRA_CA_CERTS (Node reads the whole file at every start) unless the command is the
  * daemon or the CLI talks to an https daemon.
@@ -41,7 +41,7 @@ describe('bin/tandem', () => {
     writeFileSync(join(bin, 'node'), '#!/bin/sh\necho "${NODE_EXTRA_CA_CERTS-unset} $*"\n');
     chmodSync(join(bin, 'node'), 0o755);
     const env = { PATH: `${bin}:${process.env.PATH}`, NODE_EXTRA_CA_CERTS: '/etc/extra.pem', TANDEM_URL: '' };
-    const entry = join(ROOT, 'bin/tandem.mjs');
+    const entry = join(ROOT, 'bin/tandem.cjs');
     assert.equal(run(WRAPPER, ['ls', '-a'], env).stdout, `unset ${entry} ls -a\n`);
     assert.equal(run(WRAPPER, ['daemon', '--x'], env).stdout, `/etc/extra.pem ${entry} daemon --x\n`);
     const https = { ...env, TANDEM_URL: 'https://127.0.0.1:8443' };
