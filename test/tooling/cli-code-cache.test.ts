@@ -32,7 +32,7 @@ describe('CLI code cache', () => {
       file,
       [
         "const { basename } = require('node:path');",
-        'function greet(who) { return `hello ${who} from ${basename(__filename)}`; }',
+        'function greet(who) { return "hello " + who + " from " + basename(__filename); }',
         'module.exports.greet = greet;',
         'console.log(greet(process.argv[1]), typeof exports, basename(__dirname) !== "");',
       ].join('\n'),
