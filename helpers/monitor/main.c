@@ -11,11 +11,12 @@
  *     --linger-ms, the attach socket outlives the workload until a client got its output and
  *     status (a foreground run that attaches after a short workload ended), MS, or SIGTERM.
  *
- *   tandem-monitor launcher [PADDING]
+ *   tandem-monitor launcher [--prime-cgroup FILE] [PADDING]
  *     Long-lived: forks a `run` per request read on stdin and answers on stdout (launcher.c), so
  *     the daemon starts a container without forking itself. Each monitor retitles itself
  *     (`tandem-monitor run RUNDIR`, for ps) in the space of the launcher's arguments, which
- *     PADDING (spaces) makes room for.
+ *     PADDING (spaces) makes room for. FILE: the cgroup.procs of the launcher's own cgroup,
+ *     written at each request to start the kernel's wait for an RCU grace period early.
  *
  *   tandem-monitor tty-exec --socket PATH [--cols N --rows N] [--stdin] -- CRUN ARGS...
  *     Runs `crun exec` with a terminal and relays it over stdio, resizes from fd 3 (tty-exec.c).
@@ -88,7 +89,7 @@ int main(int argc, char **argv) {
     parse_run_opts(argc, argv, 2, &o);
     return run_main(&o);
   }
-  if (argc >= 2 && argc <= 3 && !strcmp(argv[1], "launcher")) return launcher_main(argc, argv);
+  if (argc >= 2 && argc <= 5 && !strcmp(argv[1], "launcher")) return launcher_main(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "tty-exec")) {
     struct tty_opts o = {0};
     return parse_tty(argc, argv, &o);

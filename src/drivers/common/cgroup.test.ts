@@ -4,7 +4,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CgroupLayout, hybridCgroupProblem, openCgroup, parseCgroupMounts } from './cgroup.js';
+import {
+  type CgroupLayout,
+  hybridCgroupProblem,
+  openCgroup,
+  parseCgroupMounts,
+  parseOwnCgroups,
+  primeCgroupFile,
+} from './cgroup.js';
 
 const HYBRID = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -36,6 +43,27 @@ describe('cgroup layout', () => {
     assert.equal(l.version, 2);
     assert.deepEqual(l.v1, {});
     assert.equal(l.unified, '/sys/fs/cgroup');
+  });
+
+  it("finds a process's own cgroup.procs for the launcher's priming writes", () => {
+    const ownV1 = parseOwnCgroups(
+      '10:hugetlb:/\n9:name=systemd:/user.slice\n4:memory:/svc/x\n2:cpu,cpuacct:/svc\n0::/svc\n',
+    );
+    assert.equal(ownV1.get('cpuacct'), '/svc');
+    assert.equal(ownV1.get('name=systemd'), '/user.slice');
+    assert.equal(ownV1.get(''), '/svc');
+    // no pids or freezer hierarchy in HYBRID: cpu comes next
+    const hybrid = primeCgroupFile(parseCgroupMounts(HYBRID), ownV1);
+    assert.equal(hybrid, '/sys/fs/cgroup/cpu,cpuacct/svc/cgroup.procs');
+    const v2 = parseCgroupMounts(UNIFIED);
+    assert.equal(
+      primeCgroupFile(v2, parseOwnCgroups('0::/system.slice/tandem.service\n')),
+      '/sys/fs/cgroup/system.slice/tandem.service/cgroup.procs',
+    );
+    assert.equal(primeCgroupFile(v2, parseOwnCgroups('')), undefined);
+    // only a name= hierarchy: nothing to prime (systemd's tree is not written to)
+    const named: CgroupLayout = { version: 1, v1: { 'name=systemd': '/s' }, all: ['/s'] };
+    assert.equal(primeCgroupFile(named, ownV1), undefined);
   });
 
   it('names the hybrid hugetlb trap and its fix', async () => {

@@ -85,3 +85,35 @@ export async function hybridCgroupProblem(layout: CgroupLayout): Promise<string 
     `(it mounts the missing v1 hierarchy, e.g. mount -t cgroup -o ${stray[0]} cgroup /sys/fs/cgroup/${stray[0]})`
   );
 }
+
+/** A process's cgroup path per v1 controller (`name=` hierarchies too; '' for v2), from the text of /proc/PID/cgroup. */
+export function parseOwnCgroups(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [, ctrls, path] = line.split(':');
+    if (ctrls === undefined || path === undefined) continue;
+    for (const c of ctrls.split(',')) out.set(c, path);
+  }
+  return out;
+}
+
+/** v1 hierarchies whose cgroup.procs may take a priming write, in order of preference. */
+const PRIME_V1 = ['pids', 'freezer', 'cpu', 'memory', 'devices', 'blkio', 'cpuacct', 'cpuset'];
+
+/**
+ * The cgroup.procs file of a process's own cgroup (`own`, parseOwnCgroups) in one hierarchy of
+ * `layout`, for the monitor launcher's priming writes (helpers/monitor/launcher.c says why);
+ * undefined when there is none to use.
+ */
+export function primeCgroupFile(layout: CgroupLayout, own: Map<string, string>): string | undefined {
+  if (layout.version === 2) {
+    const path = own.get('');
+    return layout.unified && path !== undefined ? join(layout.unified, path, 'cgroup.procs') : undefined;
+  }
+  for (const c of PRIME_V1) {
+    const mount = layout.v1[c];
+    const path = own.get(c);
+    if (mount && path !== undefined) return join(mount, path, 'cgroup.procs');
+  }
+  return undefined;
+}

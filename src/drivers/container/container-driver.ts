@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TandemError } from '../../base/errors.js';
@@ -36,7 +36,14 @@ import type {
 import type { Limits } from '../../core/instance.js';
 import { type Action, checkAction } from '../../core/lifecycle.js';
 import { BackgroundWork } from '../common/background-work.js';
-import { type Cgroup, type CgroupLayout, detectCgroupLayout, openCgroup } from '../common/cgroup.js';
+import {
+  type Cgroup,
+  type CgroupLayout,
+  detectCgroupLayout,
+  openCgroup,
+  parseOwnCgroups,
+  primeCgroupFile,
+} from '../common/cgroup.js';
 import { readLog } from '../common/log-file.js';
 import { copyChanges, exportPath } from '../common/rootfs-changes.js';
 import { resolveUser } from '../common/rootfs-lookup.js';
@@ -143,6 +150,8 @@ export class ContainerDriver implements InstanceDriver {
       mkdirSync(d, { recursive: true });
     for (const t of trashes) this.background.removeDirs(...readdirSync(t).map((e) => join(t, e)));
     const layout = await detectCgroupLayout();
+    const own = parseOwnCgroups(await readFile('/proc/self/cgroup', 'utf8'));
+    this.launcher.primeCgroup = primeCgroupFile(layout, own);
     for (const id of this.ids()) this.ends.adopt(id);
     await sweepOrphans(this.dp, layout, this.crun, this.log);
     return layout;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -66,6 +66,34 @@ describe('monitor launcher (real helper, a script as crun)', () => {
         assert.equal(readFileSync(join(r.run, 'log'), 'utf8'), `out${i + 1}\n`);
       }
     }));
+
+  test('with primeCgroup, each request writes "0" to that file (the cgroup lock priming)', async () => {
+    const l = new MonitorLauncher(MONITOR);
+    const file = join(dir, 'prime-procs');
+    l.primeCgroup = file;
+    try {
+      const r = runArgs('echo $$ > $FIFO');
+      assert.ok((await l.launch(r.args, 'instance "p"')) > 0);
+      for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((res) => setTimeout(res, 20));
+      // O_WRONLY without O_CREAT: the launcher writes only a file that exists (cgroup.procs does)
+      assert.equal(existsSync(file), false, 'the launcher never creates the file');
+    } finally {
+      await l.close();
+    }
+    const l2 = new MonitorLauncher(MONITOR);
+    l2.primeCgroup = file;
+    try {
+      writeFileSync(file, '');
+      const r = runArgs('echo $$ > $FIFO');
+      assert.ok((await l2.launch(r.args, 'instance "p2"')) > 0);
+      for (let i = 0; i < 100 && readFileSync(file, 'utf8') === ''; i++)
+        await new Promise((res) => setTimeout(res, 20));
+      assert.equal(readFileSync(file, 'utf8'), '0');
+      assert.match(readFileSync(`/proc/${l2.pid}/cmdline`, 'utf8'), /--prime-cgroup\0/);
+    } finally {
+      await l2.close();
+    }
+  });
 
   test('a start that fails says why (the last lines crun wrote) and the next one works', () =>
     withLauncher(async (l) => {

@@ -10,7 +10,8 @@
  * use and again after it ends (crash, killed): requests in flight then are rejected, never
  * left hanging. It does not keep this process alive while nothing is in flight, and it exits
  * with us (EOF on its stdin, or its parent-death signal after a kill -9). Monitors never
- * depend on it: each is detached (setsid) before it answers.
+ * depend on it: each is detached (setsid) before it answers. With `primeCgroup` set, each
+ * request also starts the kernel's wait for the cgroup lock early (launcher.c says how).
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -30,6 +31,12 @@ export class MonitorLauncher {
   private seq = 0;
   private stderr = '';
   private closed = false;
+
+  /**
+   * The cgroup.procs of this process's own cgroup (the launcher's too) in one hierarchy: the
+   * launcher writes it at each request (`--prime-cgroup`, see launcher.c). Read at its spawn.
+   */
+  primeCgroup: string | undefined;
 
   constructor(private readonly monitorPath: string) {}
 
@@ -84,7 +91,9 @@ export class MonitorLauncher {
   private ensure(): ChildProcessWithoutNullStreams {
     if (this.proc) return this.proc;
     // the padding is room for each monitor's title in ps (`tandem-monitor run RUNDIR`)
-    const proc = spawn(this.monitorPath, ['launcher', ' '.repeat(96)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const prime = this.primeCgroup ? ['--prime-cgroup', this.primeCgroup] : [];
+    const args = ['launcher', ...prime, ' '.repeat(96)];
+    const proc = spawn(this.monitorPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
     this.stderr = '';
     proc.unref();

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sleep } from '../../base/time.js';
+import { parseOwnCgroups } from '../common/cgroup.js';
 
 export interface VmCgroups {
   /** Directories created for this VM (removed by `removeVmCgroups`). */
@@ -25,15 +26,9 @@ export function cgroupParentName(root: string): string {
   return `tandem-vm-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
 }
 
-/** This process's cgroup path per v1 controller (and '' for v2), from /proc/self/cgroup. */
+/** This process's cgroup path per v1 controller (and '' for v2). */
 function ownCgroups(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
-    const [, ctrls, path] = line.split(':');
-    if (ctrls === undefined || path === undefined) continue;
-    for (const c of ctrls.split(',')) out.set(c, path);
-  }
-  return out;
+  return parseOwnCgroups(readFileSync('/proc/self/cgroup', 'utf8'));
 }
 
 /** Creates the VM's cgroups (cpu quota when `cpus` is fractional); never throws. */
