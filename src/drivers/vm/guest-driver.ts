@@ -11,7 +11,8 @@
  * workload and powers off when it exits) and quits QEMU at the timeout (exit 137); kill
  * signals the workload through the agent; the workload's exit powers the guest off and its
  * status is read from the status file the guest wrote. A watcher per running guest (a second
- * QMP monitor) notices QEMU's end and reports `exited`. The truth is QEMU (pid + query-status)
+ * QMP monitor) notices QEMU's end and reports `exited`, and ends a QEMU that hangs on its way
+ * out after the guest shut down (qemu-exit-watchdog.ts). The truth is QEMU (pid + query-status)
  * plus the persisted record, so a new driver object on the same root manages the same guests.
  */
 import { stat } from 'node:fs/promises';

@@ -7,7 +7,8 @@
 import type { Logger } from '../../base/log.js';
 import { nowIso } from '../../base/time.js';
 import type { RuntimeEvent, RuntimeState } from '../../core/driver.js';
-import { isGuestQemu, waitQemuGone } from './qemu-process.js';
+import { endIfHung, processActivity } from './qemu-exit-watchdog.js';
+import { isGuestQemu, killQemu, waitQemuGone } from './qemu-process.js';
 import { removeVmCgroups } from './vm-cgroup.js';
 import { VmChannels } from './vm-channels.js';
 import { bootFailure, forceOff, runOutcome } from './vm-guest.js';
@@ -21,6 +22,7 @@ export class VmRuns {
   private readonly listeners = new Set<(e: RuntimeEvent) => void>();
   private readonly starting = new Map<string, RuntimeEvent[]>();
   private readonly finishing = new Map<string, Promise<RuntimeState>>();
+  private closed = false;
 
   constructor(
     root: string,
@@ -29,7 +31,31 @@ export class VmRuns {
   ) {
     this.records = new VmRecords(root, subdir);
     this.channels = new VmChannels(this.records);
-    this.watcher = new VmWatcher(this.records, (id) => this.observe(id).then(() => {}));
+    this.watcher = new VmWatcher(
+      this.records,
+      (id) => this.observe(id).then(() => {}),
+      (id) => void this.endIfHung(id),
+    );
+  }
+
+  /** After QEMU announced SHUTDOWN: kills it if it sits there idle instead of exiting (qemu-exit-watchdog.ts). */
+  private async endIfHung(id: string): Promise<void> {
+    const rec = await this.records.read(id);
+    if (!rec?.run || rec.run.finished) return;
+    const { pid } = rec.run;
+    const dir = this.records.dir(id);
+    const outcome = await endIfHung({
+      alive: () => isGuestQemu(pid, dir),
+      activity: () => processActivity(pid),
+      kill: () => killQemu(pid, dir),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms).unref()),
+      cancelled: () => this.closed,
+    }).catch((err: Error) => {
+      this.log.warn({ err, id }, 'vm: watching QEMU shut down');
+      return 'cancelled' as const;
+    });
+    if (outcome === 'killed')
+      this.log.warn({ id, pid }, 'vm: QEMU did not exit after the guest shut down and sat idle: killed it');
   }
 
   /** Subscribes to the VMs' events; returns the unsubscribe function. */
@@ -52,6 +78,7 @@ export class VmRuns {
 
   /** Stops watching and closes connections; VMs keep running. */
   async close(): Promise<void> {
+    this.closed = true;
     this.watcher.close();
     await this.channels.close();
   }

@@ -2,7 +2,9 @@
  * Notices the end of running VMs without being asked: one connection per VM to its second QMP
  * monitor (the first serves short-lived command connections). When QEMU exits the socket
  * closes and `onGone` runs (the driver records the run's end and emits `exited`); while the
- * VM still runs the watcher reconnects. It also keeps the VM's log files under their caps.
+ * VM still runs the watcher reconnects. QEMU's `SHUTDOWN` event runs `onShutdown` (the driver
+ * then makes sure QEMU really goes: qemu-exit-watchdog.ts). It also keeps the VM's log files
+ * under their caps.
  */
 import { join } from 'node:path';
 import { capLog } from './log-file.js';
@@ -25,6 +27,7 @@ export class VmWatcher {
   constructor(
     private readonly records: VmRecords,
     private readonly onGone: (id: string) => Promise<void>,
+    private readonly onShutdown: (id: string) => void = () => {},
   ) {}
 
   /** Starts watching `id` (no-op when watched already). */
@@ -61,6 +64,9 @@ export class VmWatcher {
       const client = new QmpClient(join(this.records.dir(id), GUEST_FILES.qmpEvents));
       w.client = client;
       const ended = new Promise<void>((resolve) => client.onClose(() => resolve()));
+      client.onEvent((e) => {
+        if (e.event === 'SHUTDOWN' && !w.stopped) this.onShutdown(id);
+      });
       try {
         await client.connect({ timeoutMs: 60_000 });
         await ended;

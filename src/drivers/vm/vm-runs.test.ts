@@ -1,0 +1,95 @@
+/**
+ * VmRuns with a fake QEMU (a Node process serving QMP on the VM's event monitor socket, its
+ * command line naming the VM's QMP socket as QEMU's does): one that announces SHUTDOWN and then
+ * stays, idle, as Debian's QEMU 7.2 sometimes does, is killed by the exit watchdog, and the run
+ * ends with the status the guest wrote.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { silentLogger } from '../../base/log.js';
+import { waitFor } from '../../base/time.js';
+import type { DriverSpec, RuntimeEvent } from '../../core/driver.js';
+import { GUEST_FILES } from './qemu-args.js';
+import { VmRuns } from './vm-runs.js';
+
+/** Serves QMP on argv[1]; after qmp_capabilities, says SHUTDOWN and stays (argv[2]: the QMP socket, for the command line). */
+const FAKE_QEMU = `
+const net = require('node:net');
+net.createServer((c) => {
+  c.write(JSON.stringify({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 } }, capabilities: [] } }) + '\\n');
+  c.on('data', (d) => {
+    for (const line of d.toString().split('\\n').filter(Boolean)) {
+      const m = JSON.parse(line);
+      c.write(JSON.stringify({ return: {}, id: m.id }) + '\\n');
+      if (m.execute === 'qmp_capabilities') {
+        const event = { event: 'SHUTDOWN', data: { guest: true }, timestamp: { seconds: 0, microseconds: 0 } };
+        setTimeout(() => c.write(JSON.stringify(event) + '\\n'), 100);
+      }
+    }
+  });
+}).listen(process.argv[1]);
+`;
+
+describe('VmRuns', () => {
+  const procs: ChildProcess[] = [];
+  const dirs: string[] = [];
+  after(async () => {
+    for (const p of procs) p.kill('SIGKILL');
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('kills a QEMU that announced SHUTDOWN and sits idle; the run ends with the guest status', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-vmruns-'));
+    dirs.push(root);
+    const runs = new VmRuns(root, silentLogger());
+    const id = 'hung';
+    const dir = runs.records.dir(id);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, GUEST_FILES.status), 'exit 3\n');
+    const qemu = spawn(
+      process.execPath,
+      ['-e', FAKE_QEMU, join(dir, GUEST_FILES.qmpEvents), join(dir, GUEST_FILES.qmp)],
+      { stdio: 'ignore' },
+    );
+    procs.push(qemu);
+    const listening = () => (existsSync(join(dir, GUEST_FILES.qmpEvents)) ? true : undefined);
+    assert.ok(await waitFor(listening, 10_000), 'fake QEMU listens');
+    const spec = { id, name: id, type: 'vm', process: { args: ['true'] } } as unknown as DriverSpec;
+    await runs.records.write({
+      id,
+      name: id,
+      spec,
+      createdAt: new Date().toISOString(),
+      run: {
+        pid: qemu.pid!,
+        startedAt: new Date().toISOString(),
+        accel: 'tcg',
+        machine: 'microvm',
+        cgroupDirs: [],
+      },
+    });
+    const events: RuntimeEvent[] = [];
+    runs.onEvent((e) => events.push(e));
+    try {
+      assert.equal((await runs.observe(id)).status, 'running');
+      const t0 = Date.now();
+      runs.watcher.watch(id);
+      const exited = await waitFor(() => events.find((e) => e.kind === 'exited'), 20_000);
+      assert.ok(exited, 'the run ended');
+      assert.equal(exited.exitCode, 3);
+      assert.ok(Date.now() - t0 >= 3000, 'not before the grace period');
+      assert.equal(
+        qemu.signalCode ?? (await new Promise((r) => qemu.once('exit', (_c, s) => r(s)))),
+        'SIGKILL',
+      );
+      assert.equal((await runs.observe(id)).status, 'stopped');
+    } finally {
+      await runs.close();
+    }
+  });
+});
