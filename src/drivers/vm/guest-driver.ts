@@ -222,6 +222,7 @@ export abstract class GuestDriver implements InstanceDriver {
     const rec = await this.existing(id);
     if ((await this.check(rec, 'pause')) === 'noop') return;
     await this.locked(id, () => this.runs.channels.withQmp(id, (q) => q.execute('stop')));
+    this.runs.notePaused(id, true);
     this.runs.emit({ id, kind: 'paused', time: nowIso() });
   }
 
@@ -229,6 +230,7 @@ export abstract class GuestDriver implements InstanceDriver {
     const rec = await this.existing(id);
     if ((await this.check(rec, 'resume')) === 'noop') return;
     await this.locked(id, () => this.runs.channels.withQmp(id, (q) => q.execute('cont')));
+    this.runs.notePaused(id, false);
     this.runs.emit({ id, kind: 'resumed', time: nowIso() });
   }
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -35,12 +35,67 @@ net.createServer((c) => {
 }).listen(process.argv[1]);
 `;
 
+/** Serves QMP on argv[1] (the command monitor), answering query-status with argv[2]; counts connections in argv[3]. */
+const FAKE_QMP = `
+const net = require('node:net');
+const fs = require('node:fs');
+net.createServer((c) => {
+  fs.appendFileSync(process.argv[3], 'c');
+  c.write(JSON.stringify({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 } }, capabilities: [] } }) + '\\n');
+  c.on('data', (d) => {
+    for (const line of d.toString().split('\\n').filter(Boolean)) {
+      const m = JSON.parse(line);
+      const ret = m.execute === 'query-status' ? { status: process.argv[2], running: process.argv[2] === 'running' } : {};
+      c.write(JSON.stringify({ return: ret, id: m.id }) + '\\n');
+    }
+  });
+}).listen(process.argv[1]);
+`;
+
 describe('VmRuns', () => {
   const procs: ChildProcess[] = [];
   const dirs: string[] = [];
   after(async () => {
     for (const p of procs) p.kill('SIGKILL');
     for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('asks QEMU whether it is paused at most once per 500 ms, and knows what it made it do', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-vmruns-'));
+    dirs.push(root);
+    const runs = new VmRuns(root, silentLogger());
+    const id = 'polled';
+    const dir = runs.records.dir(id);
+    await mkdir(dir, { recursive: true });
+    const count = join(root, 'connections');
+    await writeFile(count, '');
+    const qemu = spawn(process.execPath, ['-e', FAKE_QMP, join(dir, GUEST_FILES.qmp), 'paused', count], {
+      stdio: 'ignore',
+    });
+    procs.push(qemu);
+    const listening = () => (existsSync(join(dir, GUEST_FILES.qmp)) ? true : undefined);
+    assert.ok(await waitFor(listening, 10_000), 'fake QEMU listens');
+    const spec = { id, name: id, type: 'vm', process: { args: ['true'] } } as unknown as DriverSpec;
+    await runs.records.write({
+      id,
+      name: id,
+      spec,
+      createdAt: new Date().toISOString(),
+      run: { pid: qemu.pid!, startedAt: new Date().toISOString(), accel: 'tcg', machine: 'microvm', cgroupDirs: [] },
+    });
+    const connections = async () => (await readFile(count, 'utf8')).length;
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await runs.observe(id)).status, 'paused');
+      assert.equal(await connections(), 1, 'ten state reads in a row: one query');
+      runs.notePaused(id, false); // as after our own `cont`
+      assert.equal((await runs.observe(id)).status, 'running');
+      assert.equal(await connections(), 1);
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal((await runs.observe(id)).status, 'paused', 'QEMU asked again after 500 ms');
+      assert.equal(await connections(), 2);
+    } finally {
+      await runs.close();
+    }
   });
 
   it('kills a QEMU that announced SHUTDOWN and sits idle; the run ends with the guest status', async () => {

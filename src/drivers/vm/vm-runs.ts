@@ -15,6 +15,9 @@ import { bootFailure, forceOff, runOutcome } from './vm-guest.js';
 import { type VmRecord, VmRecords } from './vm-record.js';
 import { VmWatcher } from './vm-watcher.js';
 
+/** How long what QEMU said about pausing counts as current (see VmRuns.isPaused). */
+const PAUSE_SEEN_MS = 500;
+
 export class VmRuns {
   readonly records: VmRecords;
   readonly channels: VmChannels;
@@ -22,6 +25,7 @@ export class VmRuns {
   private readonly listeners = new Set<(e: RuntimeEvent) => void>();
   private readonly starting = new Map<string, RuntimeEvent[]>();
   private readonly finishing = new Map<string, Promise<RuntimeState>>();
+  private readonly pausedSeen = new Map<string, { paused: boolean; at: number }>();
   private closed = false;
 
   constructor(
@@ -99,10 +103,7 @@ export class VmRuns {
     if (!rec.run) return { status: 'created' };
     if (!rec.run.finished) {
       if (await isGuestQemu(rec.run.pid, dir)) {
-        const qs = await this.channels
-          .withQmp(id, (q) => q.execute('query-status'), 1000)
-          .catch(() => undefined);
-        const paused = qs !== undefined && ['paused', 'suspended'].includes(qs.status);
+        const paused = await this.isPaused(id);
         return {
           status: paused ? 'paused' : 'running',
           pid: rec.run.pid,
@@ -113,6 +114,26 @@ export class VmRuns {
       return this.finish(rec);
     }
     return { status: 'stopped', ...base };
+  }
+
+  /**
+   * Whether QEMU has the guest paused: QMP query-status, or what it said (or what we made it do)
+   * less than PAUSE_SEEN_MS ago. Each query is a QMP connection, and a QMP command that comes in
+   * as QEMU shuts down can hang its exit (qemu-exit-watchdog.ts): a caller polling state() gets
+   * one query per PAUSE_SEEN_MS, not one per call.
+   */
+  private async isPaused(id: string): Promise<boolean> {
+    const seen = this.pausedSeen.get(id);
+    if (seen && Date.now() - seen.at < PAUSE_SEEN_MS) return seen.paused;
+    const qs = await this.channels.withQmp(id, (q) => q.execute('query-status'), 1000).catch(() => undefined);
+    const paused = qs !== undefined && ['paused', 'suspended'].includes(qs.status);
+    if (qs !== undefined) this.notePaused(id, paused);
+    return paused;
+  }
+
+  /** What we just made QEMU do (stop, cont), for state() (see isPaused). */
+  notePaused(id: string, paused: boolean): void {
+    this.pausedSeen.set(id, { paused, at: Date.now() });
   }
 
   /** Records how a run ended, once (concurrent callers share one finish). */
@@ -142,6 +163,7 @@ export class VmRuns {
         time: fresh.finishedAt as string,
       });
       this.watcher.unwatch(rec.id);
+      this.pausedSeen.delete(rec.id);
       await this.channels.drop(rec.id);
       await removeVmCgroups(fresh.run.cgroupDirs);
     }
@@ -193,6 +215,7 @@ export class VmRuns {
     try {
       await this.channels.withQmp(rec.id, async (q) => {
         if (paused) await q.execute('cont');
+        if (paused) this.notePaused(rec.id, false);
         await q.execute('system_powerdown');
       });
     } catch (err) {
