@@ -81,7 +81,13 @@ describe('VmRuns', () => {
       name: id,
       spec,
       createdAt: new Date().toISOString(),
-      run: { pid: qemu.pid!, startedAt: new Date().toISOString(), accel: 'tcg', machine: 'microvm', cgroupDirs: [] },
+      run: {
+        pid: qemu.pid!,
+        startedAt: new Date().toISOString(),
+        accel: 'tcg',
+        machine: 'microvm',
+        cgroupDirs: [],
+      },
     });
     const connections = async () => (await readFile(count, 'utf8')).length;
     try {
