@@ -15,6 +15,7 @@ import { silentLogger } from '../../base/log.js';
 import { waitFor } from '../../base/time.js';
 import type { DriverSpec, RuntimeEvent } from '../../core/driver.js';
 import { GUEST_FILES } from './qemu-args.js';
+import type { VmRun } from './vm-record.js';
 import { VmRuns } from './vm-runs.js';
 
 /** Serves QMP on argv[1]; after qmp_capabilities, says SHUTDOWN and stays (argv[2]: the QMP socket, for the command line). */
@@ -60,35 +61,44 @@ describe('VmRuns', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  it('asks QEMU whether it is paused at most once per 500 ms, and knows what it made it do', async () => {
+  /**
+   * A VmRuns on a new root with VM `id` running as a fake QEMU: `script` run by Node with
+   * `args(dir)`, listening on `listens` in the VM's dir; `prepare(dir)` runs first.
+   */
+  async function fakeVm(
+    id: string,
+    script: string,
+    listens: string,
+    args: (dir: string) => string[],
+    prepare: (dir: string) => Promise<void> = async () => {},
+  ): Promise<{ runs: VmRuns; qemu: ChildProcess; root: string }> {
     const root = await mkdtemp(join(tmpdir(), 'tandem-vmruns-'));
     dirs.push(root);
     const runs = new VmRuns(root, silentLogger());
-    const id = 'polled';
     const dir = runs.records.dir(id);
     await mkdir(dir, { recursive: true });
-    const count = join(root, 'connections');
-    await writeFile(count, '');
-    const qemu = spawn(process.execPath, ['-e', FAKE_QMP, join(dir, GUEST_FILES.qmp), 'paused', count], {
-      stdio: 'ignore',
-    });
+    await prepare(dir);
+    const qemu = spawn(process.execPath, ['-e', script, ...args(dir)], { stdio: 'ignore' });
     procs.push(qemu);
-    const listening = () => (existsSync(join(dir, GUEST_FILES.qmp)) ? true : undefined);
+    const listening = () => (existsSync(join(dir, listens)) ? true : undefined);
     assert.ok(await waitFor(listening, 10_000), 'fake QEMU listens');
     const spec = { id, name: id, type: 'vm', process: { args: ['true'] } } as unknown as DriverSpec;
-    await runs.records.write({
-      id,
-      name: id,
-      spec,
-      createdAt: new Date().toISOString(),
-      run: {
-        pid: qemu.pid!,
-        startedAt: new Date().toISOString(),
-        accel: 'tcg',
-        machine: 'microvm',
-        cgroupDirs: [],
-      },
-    });
+    const now = new Date().toISOString();
+    const run: VmRun = { pid: qemu.pid!, startedAt: now, accel: 'tcg', machine: 'microvm', cgroupDirs: [] };
+    await runs.records.write({ id, name: id, spec, createdAt: now, run });
+    return { runs, qemu, root };
+  }
+
+  it('asks QEMU whether it is paused at most once per 500 ms, and knows what it made it do', async () => {
+    const id = 'polled';
+    const count = join(tmpdir(), `tandem-vmruns-count-${process.pid}`);
+    await writeFile(count, '');
+    const { runs } = await fakeVm(id, FAKE_QMP, GUEST_FILES.qmp, (dir) => [
+      join(dir, GUEST_FILES.qmp),
+      'paused',
+      count,
+    ]);
+    dirs.push(count);
     const connections = async () => (await readFile(count, 'utf8')).length;
     try {
       for (let i = 0; i < 10; i++) assert.equal((await runs.observe(id)).status, 'paused');
@@ -105,35 +115,14 @@ describe('VmRuns', () => {
   });
 
   it('kills a QEMU that announced SHUTDOWN and sits idle; the run ends with the guest status', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'tandem-vmruns-'));
-    dirs.push(root);
-    const runs = new VmRuns(root, silentLogger());
     const id = 'hung';
-    const dir = runs.records.dir(id);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, GUEST_FILES.status), 'exit 3\n');
-    const qemu = spawn(
-      process.execPath,
-      ['-e', FAKE_QEMU, join(dir, GUEST_FILES.qmpEvents), join(dir, GUEST_FILES.qmp)],
-      { stdio: 'ignore' },
-    );
-    procs.push(qemu);
-    const listening = () => (existsSync(join(dir, GUEST_FILES.qmpEvents)) ? true : undefined);
-    assert.ok(await waitFor(listening, 10_000), 'fake QEMU listens');
-    const spec = { id, name: id, type: 'vm', process: { args: ['true'] } } as unknown as DriverSpec;
-    await runs.records.write({
+    const { runs, qemu } = await fakeVm(
       id,
-      name: id,
-      spec,
-      createdAt: new Date().toISOString(),
-      run: {
-        pid: qemu.pid!,
-        startedAt: new Date().toISOString(),
-        accel: 'tcg',
-        machine: 'microvm',
-        cgroupDirs: [],
-      },
-    });
+      FAKE_QEMU,
+      GUEST_FILES.qmpEvents,
+      (dir) => [join(dir, GUEST_FILES.qmpEvents), join(dir, GUEST_FILES.qmp)],
+      (dir) => writeFile(join(dir, GUEST_FILES.status), 'exit 3\n'),
+    );
     const events: RuntimeEvent[] = [];
     runs.onEvent((e) => events.push(e));
     try {
