@@ -26,6 +26,8 @@ export class VmRuns {
   private readonly starting = new Map<string, RuntimeEvent[]>();
   private readonly finishing = new Map<string, Promise<RuntimeState>>();
   private readonly pausedSeen = new Map<string, { paused: boolean; at: number }>();
+  /** How many times notePaused ran (see isPaused). */
+  private notes = 0;
   private closed = false;
 
   constructor(
@@ -125,14 +127,17 @@ export class VmRuns {
   private async isPaused(id: string): Promise<boolean> {
     const seen = this.pausedSeen.get(id);
     if (seen && Date.now() - seen.at < PAUSE_SEEN_MS) return seen.paused;
+    const notes = this.notes;
     const qs = await this.channels.withQmp(id, (q) => q.execute('query-status'), 1000).catch(() => undefined);
     const paused = qs !== undefined && ['paused', 'suspended'].includes(qs.status);
-    if (qs !== undefined) this.notePaused(id, paused);
+    // an answer older than a stop/cont we made meanwhile is not kept
+    if (qs !== undefined && this.notes === notes) this.pausedSeen.set(id, { paused, at: Date.now() });
     return paused;
   }
 
   /** What we just made QEMU do (stop, cont), for state() (see isPaused). */
   notePaused(id: string, paused: boolean): void {
+    this.notes++;
     this.pausedSeen.set(id, { paused, at: Date.now() });
   }
 
@@ -214,8 +219,10 @@ export class VmRuns {
     const run = rec.run as NonNullable<VmRecord['run']>;
     try {
       await this.channels.withQmp(rec.id, async (q) => {
-        if (paused) await q.execute('cont');
-        if (paused) this.notePaused(rec.id, false);
+        if (paused) {
+          await q.execute('cont');
+          this.notePaused(rec.id, false);
+        }
         await q.execute('system_powerdown');
       });
     } catch (err) {
