@@ -117,3 +117,8 @@ export function primeCgroupFile(layout: CgroupLayout, own: Map<string, string>):
   }
   return undefined;
 }
+
+/** primeCgroupFile for this process (its /proc/self/cgroup). */
+export async function ownPrimeCgroupFile(layout: CgroupLayout): Promise<string | undefined> {
+  return primeCgroupFile(layout, parseOwnCgroups(await readFile('/proc/self/cgroup', 'utf8')));
+}

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TandemError } from '../../base/errors.js';
@@ -41,8 +41,7 @@ import {
   type CgroupLayout,
   detectCgroupLayout,
   openCgroup,
-  parseOwnCgroups,
-  primeCgroupFile,
+  ownPrimeCgroupFile,
 } from '../common/cgroup.js';
 import { readLog } from '../common/log-file.js';
 import { copyChanges, exportPath } from '../common/rootfs-changes.js';
@@ -150,8 +149,7 @@ export class ContainerDriver implements InstanceDriver {
       mkdirSync(d, { recursive: true });
     for (const t of trashes) this.background.removeDirs(...readdirSync(t).map((e) => join(t, e)));
     const layout = await detectCgroupLayout();
-    const own = parseOwnCgroups(await readFile('/proc/self/cgroup', 'utf8'));
-    this.launcher.primeCgroup = primeCgroupFile(layout, own);
+    this.launcher.primeCgroup = await ownPrimeCgroupFile(layout);
     for (const id of this.ids()) this.ends.adopt(id);
     await sweepOrphans(this.dp, layout, this.crun, this.log);
     return layout;

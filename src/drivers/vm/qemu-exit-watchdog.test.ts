@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { endIfHung, processActivity, type QemuExitProbe } from './qemu-exit-watchdog.js';
+import { endIfHung, type QemuExitProbe } from './qemu-exit-watchdog.js';
+import { processActivity } from './qemu-process.js';
 
 /**
  * A fake QEMU on a fake clock: `exitAt` (ms after SHUTDOWN, or never), `cpuPerSecond` ticks and

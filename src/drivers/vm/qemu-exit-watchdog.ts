@@ -12,8 +12,6 @@
  * still flushing a disk image) is waited for, up to `maxMs`. The run's end is then recorded as
  * for any QEMU exit: the status the guest wrote, else 137.
  */
-import { readFile } from 'node:fs/promises';
-
 /** What the watchdog needs of one QEMU process (fakes in unit tests). */
 export interface QemuExitProbe {
   /** Whether the guest's QEMU is still there (not a zombie, not a reused pid). */
@@ -58,13 +56,4 @@ export async function endIfHung(probe: QemuExitProbe, opts: WatchdogOptions = {}
     last = now;
     await probe.sleep(1000);
   }
-}
-
-/** CPU ticks (user + system) and disk bytes (read + written) of a process, from /proc. */
-export async function processActivity(pid: number): Promise<{ cpuTicks: number; ioBytes: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const io = await readFile(`/proc/${pid}/io`, 'utf8');
-  const bytes = (key: string) => Number(new RegExp(`^${key}: (\\d+)$`, 'm').exec(io)?.[1] ?? 0);
-  return { cpuTicks: Number(f[11]) + Number(f[12]), ioBytes: bytes('read_bytes') + bytes('write_bytes') };
 }

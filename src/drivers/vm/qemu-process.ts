@@ -126,11 +126,23 @@ export async function isGuestQemu(pid: number, dir: string): Promise<boolean> {
   }
 }
 
-/** CPU seconds (user + system) a process used, from /proc/PID/stat. */
-export async function processCpuSeconds(pid: number): Promise<number> {
+/** CPU ticks (1/100 s, user + system) a process used, from /proc/PID/stat. */
+async function processCpuTicks(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** CPU seconds (user + system) a process used. */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  return (await processCpuTicks(pid)) / 100;
+}
+
+/** CPU ticks and disk bytes (read + written) a process used, from /proc (qemu-exit-watchdog.ts). */
+export async function processActivity(pid: number): Promise<{ cpuTicks: number; ioBytes: number }> {
+  const io = await readFile(`/proc/${pid}/io`, 'utf8');
+  const bytes = (key: string) => Number(new RegExp(`^${key}: (\\d+)$`, 'm').exec(io)?.[1] ?? 0);
+  return { cpuTicks: await processCpuTicks(pid), ioBytes: bytes('read_bytes') + bytes('write_bytes') };
 }
 
 /** Resident memory of a process in bytes, from /proc/PID/status (VmRSS). */

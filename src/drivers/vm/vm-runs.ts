@@ -7,8 +7,8 @@
 import type { Logger } from '../../base/log.js';
 import { nowIso } from '../../base/time.js';
 import type { RuntimeEvent, RuntimeState } from '../../core/driver.js';
-import { endIfHung, processActivity } from './qemu-exit-watchdog.js';
-import { isGuestQemu, killQemu, waitQemuGone } from './qemu-process.js';
+import { endIfHung } from './qemu-exit-watchdog.js';
+import { isGuestQemu, killQemu, processActivity, waitQemuGone } from './qemu-process.js';
 import { removeVmCgroups } from './vm-cgroup.js';
 import { VmChannels } from './vm-channels.js';
 import { bootFailure, forceOff, runOutcome } from './vm-guest.js';
